@@ -1,0 +1,3 @@
+"""Sportello: answers businesses' questions about public support, from official texts."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,197 @@
+"""One Settings object: defaults, then the YAML settings file, then the environment."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "sportello.yaml"
+ENV_PREFIX = "SPORTELLO_"
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PathsSettings(_Section):
+    knowledge: Path = Path("knowledge")
+    index: Path = Path("index")
+    # SQLite file for the question/feedback log (the bot only).
+    database: Path = Path("sportello.db")
+
+
+class EmbeddingSettings(_Section):
+    # A Hub name (must already be in the local Hugging Face cache) or a local folder.
+    model: str = DEFAULT_MODEL
+    # Expected SHA-256 of the weights file; for the default model the official hash is built in.
+    sha256: str | None = None
+    # Prefixes some models need (e5: "query: " / "passage: ").
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    batch_size: int = Field(32, ge=1)
+    device: str = "cpu"
+
+
+class RetrievalSettings(_Section):
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    # How many answers to show (the best plus alternatives).
+    top_k: int = Field(3, ge=1, le=10)
+    # Candidates taken from each retriever before fusion.
+    candidates: int = Field(30, ge=1)
+    # Reciprocal rank fusion constant.
+    rrf_k: int = Field(60, ge=1)
+    # Confidence (0..1) at or above which the bot answers; between the two it offers close questions.
+    answer_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    suggest_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    # Longest passage, in characters, when splitting document sections at sentence ends.
+    chunk_chars: int = Field(700, ge=200)
+
+
+class TelegramSettings(_Section):
+    token: SecretStr | None = None
+    # Bot API address; PTB appends the token. Point it at a self-hosted Bot API server if needed.
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    admins: list[int] = Field(default_factory=list)
+    questions_per_minute: int = Field(10, ge=1)
+    # Webhook mode (`sportello run --webhook`).
+    webhook_url: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = Field(8443, ge=1, le=65535)
+    secret_token: SecretStr | None = None
+
+
+class PrivacySettings(_Section):
+    # Key for pseudonymising Telegram user ids (HMAC); required to run the bot.
+    pseudonym_key: SecretStr | None = None
+    # Questions older than this are deleted from the log.
+    retention_days: int = Field(180, ge=1)
+
+
+class MessagesSettings(_Section):
+    # Whom to contact when the bot has no reliable answer (shown to users).
+    contact: str = (
+        "Per un aiuto personale rivolgiti alla Camera di Commercio della tua provincia "
+        "o agli uffici della Regione Toscana."
+    )
+    contact_en: str = (
+        "For personal help, contact the Chamber of Commerce of your province "
+        "or the offices of Regione Toscana."
+    )
+
+
+class Settings(_Section):
+    paths: PathsSettings = Field(default_factory=PathsSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    messages: MessagesSettings = Field(default_factory=MessagesSettings)
+
+    @classmethod
+    def load(
+        cls,
+        config_file: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Settings:
+        """Read settings: defaults < settings file < environment."""
+        cwd = cwd or Path.cwd()
+        environ = environ or {}
+        data: dict[str, Any] = {}
+        base = cwd
+        if config_file is None and (cwd / DEFAULT_CONFIG_FILE).is_file():
+            config_file = cwd / DEFAULT_CONFIG_FILE
+        if config_file is not None:
+            config_file = Path(config_file)
+            data = _read_file(config_file)
+            base = config_file.resolve().parent
+        file_paths = set((data.get("paths") or {}).keys()) if isinstance(data.get("paths"), dict) else set()
+        _apply_environment(data, environ)
+        try:
+            settings = cls.model_validate(data)
+        except ValidationError as exc:
+            where = f" in {config_file}" if config_file else ""
+            lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+            raise ConfigError(f"invalid settings{where}:\n" + "\n".join(lines)) from None
+        # Paths from the file are relative to the file; from defaults or the environment, to the cwd.
+        for name in PathsSettings.model_fields:
+            value: Path = getattr(settings.paths, name)
+            env_set = f"{ENV_PREFIX}PATHS__{name.upper()}" in environ
+            root = base if (name in file_paths and not env_set) else cwd
+            setattr(settings.paths, name, (root / value.expanduser()).resolve())
+        if settings.embedding.model and not settings.embedding.model.startswith(("/", "~")):
+            local = base / settings.embedding.model
+            if config_file is not None and local.is_dir():
+                settings.embedding.model = str(local.resolve())
+        return settings
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: settings file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read settings file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{path}:{line}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the settings file must be a mapping of sections")
+    return data
+
+
+def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Overlay SPORTELLO_<SECTION>__<KEY> variables (and TELEGRAM_BOT_TOKEN) onto the file's data."""
+    if environ.get("TELEGRAM_BOT_TOKEN") and not environ.get(f"{ENV_PREFIX}TELEGRAM__TOKEN"):
+        _section(data, "telegram")["token"] = environ["TELEGRAM_BOT_TOKEN"]
+    sections = Settings.model_fields
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        section, sep, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if not sep or section not in sections:
+            raise ConfigError(f"{name}: unknown setting (use {ENV_PREFIX}<SECTION>__<KEY>)")
+        model = typing.get_args(sections[section].annotation) or (sections[section].annotation,)
+        fields = model[0].model_fields
+        if key not in fields:
+            raise ConfigError(f"{name}: unknown setting {section}.{key}")
+        _section(data, section)[key] = _env_value(name, raw, fields[key].annotation)
+
+
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    section = data.get(name)
+    if section is None:
+        section = data[name] = {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"settings section '{name}' must be a mapping")
+    return section
+
+
+def _env_value(name: str, raw: str, annotation: Any) -> Any:
+    # Lists (e.g. admin ids) are written as YAML ("[1, 2]" or "1,2"); scalars go to pydantic as text.
+    if typing.get_origin(annotation) is list:
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"{name}: not a valid list: {raw!r}") from None
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        elif isinstance(value, (int, float)):
+            value = [value]
+        return value
+    return raw

@@ -1,0 +1,220 @@
+"""`sportello eval`: measure answer quality on question sets (hit@k, MRR, abstention)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.errors import KnowledgeError, Problem
+from bot.yamlfile import read_yaml
+
+MODES = ("dense", "lexical", "hybrid")
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    question: str
+    expect: list[re.Pattern[str]] | None  # None: the bot must decline
+    where: str                            # file:line, for the per-question report
+
+    @property
+    def in_scope(self) -> bool:
+        return self.expect is not None
+
+
+def load_items(paths: Sequence[Path]) -> list[EvalItem]:
+    """Read question sets; every mistake is reported as file:line, all at once."""
+    items: list[EvalItem] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if not Path(path).is_file():
+            problems.append(Problem(Path(path), 0, "file not found"))
+            continue
+        parsed, parse_problems = read_yaml(Path(path))
+        problems += parse_problems
+        if parsed is None:
+            continue
+        if not isinstance(parsed.data, list):
+            problems.append(Problem(parsed.path, 1, "an eval file is a list of items {q: ..., expect: [...]}"))
+            continue
+        for i, raw in enumerate(parsed.data):
+            if not isinstance(raw, dict):
+                problems.append(parsed.problem((i,), "an item must be a mapping with q and expect"))
+                continue
+            unknown = set(raw) - {"q", "expect"}
+            if unknown:
+                problems.append(parsed.problem((i, sorted(unknown)[0]), "unknown field (allowed: q, expect)"))
+            q = raw.get("q")
+            if not isinstance(q, str) or not q.strip():
+                problems.append(parsed.problem((i, "q"), "q must be a non-empty question"))
+                continue
+            if "expect" not in raw:
+                problems.append(parsed.problem((i,), "expect is required (a list of regexes, or null)"))
+                continue
+            expect = raw["expect"]
+            patterns: list[re.Pattern[str]] | None = None
+            if expect is not None:
+                if not isinstance(expect, list) or not expect or not all(isinstance(e, str) and e for e in expect):
+                    problems.append(parsed.problem((i, "expect"), "expect must be a list of regexes, or null"))
+                    continue
+                patterns = []
+                for j, pattern in enumerate(expect):
+                    try:
+                        patterns.append(re.compile(pattern, re.IGNORECASE))
+                    except re.error as exc:
+                        problems.append(parsed.problem((i, "expect", j), f"invalid regex: {exc}"))
+            items.append(EvalItem(q.strip(), patterns, f"{parsed.path}:{parsed.line_of((i,))}"))
+    if problems:
+        raise KnowledgeError(problems)
+    return items
+
+
+@dataclass
+class Outcome:
+    item: EvalItem
+    decision: str
+    confidence: float
+    rank: int | None          # 1-based rank of the first right passage in the ranking, if any
+    top: str                  # source of the best passage
+
+    @property
+    def declined(self) -> bool:
+        return self.decision != "answer"
+
+
+@dataclass
+class Report:
+    mode: str
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, float | int]:
+        inside = [o for o in self.outcomes if o.item.in_scope]
+        outside = [o for o in self.outcomes if not o.item.in_scope]
+
+        def share(values: list[bool]) -> float:
+            return sum(values) / len(values) if values else 0.0
+
+        return {
+            "questions": len(self.outcomes),
+            "in_scope": len(inside),
+            "out_of_scope": len(outside),
+            "hit@1": share([o.rank == 1 for o in inside]),
+            "hit@3": share([o.rank is not None and o.rank <= 3 for o in inside]),
+            "mrr": sum(1 / o.rank for o in inside if o.rank) / len(inside) if inside else 0.0,
+            "answered_right": share([not o.declined and o.rank == 1 for o in inside]),
+            "out_of_scope_declined": share([o.declined for o in outside]),
+            "in_scope_wrongly_declined": share([o.declined for o in inside]),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "metrics": {k: round(v, 4) for k, v in self.metrics().items()},
+            "questions": [
+                {
+                    "q": o.item.question, "where": o.item.where, "in_scope": o.item.in_scope,
+                    "decision": o.decision, "confidence": round(o.confidence, 4), "rank": o.rank, "top": o.top,
+                    "ok": (o.rank == 1 and not o.declined) if o.item.in_scope else o.declined,
+                }
+                for o in self.outcomes
+            ],
+        }
+
+
+def evaluate(retriever: Any, items: list[EvalItem], mode: str) -> Report:
+    """Ask every question in `mode` and compare with what was expected."""
+    report = Report(mode)
+    for item in items:
+        result = retriever.search(item.question, mode=mode)
+        rank = None
+        if item.expect is not None:
+            for n, hit in enumerate(result.ranking[:10], start=1):
+                if any(p.search(hit.text) for p in item.expect):
+                    rank = n
+                    break
+        top = result.ranking[0].source if result.ranking else "-"
+        report.outcomes.append(Outcome(item, result.decision, result.confidence, rank, top))
+    return report
+
+
+def sweep(report: Report) -> list[tuple[float, float, float]]:
+    """For answer thresholds 0.00..1.00: (threshold, in-scope wrongly declined, out-of-scope declined)."""
+    inside = [o.confidence for o in report.outcomes if o.item.in_scope]
+    outside = [o.confidence for o in report.outcomes if not o.item.in_scope]
+    rows = []
+    for step in range(0, 101):
+        t = step / 100
+        wrongly = sum(c < t for c in inside) / len(inside) if inside else 0.0
+        declined = sum(c < t for c in outside) / len(outside) if outside else 0.0
+        rows.append((t, wrongly, declined))
+    return rows
+
+
+# --- command --------------------------------------------------------------------------------------
+
+def add_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    p = command("eval", cmd_eval, "measure answer quality on question sets (YAML: - {q: ..., expect: [regex]})")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    p.add_argument("--compare", action="store_true", help="run dense, lexical and hybrid side by side")
+    p.add_argument("--mode", choices=MODES, help="retrieval mode (default: settings)")
+    p.add_argument("--sweep", action="store_true", help="show how the answer threshold trades the two errors")
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli import open_retriever
+
+    items = load_items(args.files)
+    retriever = open_retriever(settings)
+    modes = list(MODES) if args.compare else [args.mode or settings.retrieval.mode]
+    reports = [evaluate(retriever, items, mode) for mode in modes]
+    if args.json:
+        out: dict[str, Any] = {"files": [str(f) for f in args.files], "model": settings.embedding.model}
+        out["reports"] = [r.to_json() for r in reports]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Model: {settings.embedding.model} — {len(items)} questions from {', '.join(map(str, args.files))}")
+    if not args.compare:
+        print(_per_question(reports[0]))
+    print(_table(reports))
+    if args.sweep:
+        print(_sweep_table(reports[-1]))
+    return 0
+
+
+def _per_question(report: Report) -> str:
+    lines = []
+    for o in report.outcomes:
+        if o.item.in_scope:
+            ok = o.rank == 1 and not o.declined
+            status = "ok " if ok else ("DECLINED" if o.declined and o.rank == 1 else f"rank={o.rank or '-'}")
+        else:
+            status = "ok " if o.declined else "ANSWERED"
+        lines.append(f"{'✓' if status.startswith('ok') else '✗'} {status:<9} {o.confidence:.2f}  {o.item.question}"
+                     f"  [{o.item.where}] → {o.top}")
+    return "\n".join(lines) + "\n"
+
+
+def _table(reports: list[Report]) -> str:
+    names = ["hit@1", "hit@3", "mrr", "answered_right", "out_of_scope_declined", "in_scope_wrongly_declined"]
+    header = f"{'metric':<28}" + "".join(f"{r.mode:>10}" for r in reports)
+    rows = [header, "-" * len(header)]
+    metrics = [r.metrics() for r in reports]
+    for name in names:
+        rows.append(f"{name:<28}" + "".join(f"{m[name]:>10.3f}" for m in metrics))
+    m = metrics[0]
+    rows.append(f"({m['in_scope']} in scope, {m['out_of_scope']} out of scope)")
+    return "\n".join(rows)
+
+
+def _sweep_table(report: Report) -> str:
+    rows = [f"\nAnswer threshold sweep ({report.mode}):", f"{'threshold':>10} {'in-scope declined':>18} {'out-of-scope declined':>22}"]
+    for t, wrongly, declined in sweep(report)[::5]:
+        rows.append(f"{t:>10.2f} {wrongly:>18.3f} {declined:>22.3f}")
+    return "\n".join(rows)

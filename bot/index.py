@@ -1,0 +1,238 @@
+"""Build, save and load the search index: FAISS vectors + BM25 + the passage table + metadata.
+
+On disk, `index/` holds `builds/<id>/` folders and a `current` symlink to the one in use. A build is
+written in full under a temporary name, then `current` is switched with one atomic rename, so a
+failed build never touches the index in use and a running bot can keep reading the old one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss  # imported here first, before torch, everywhere: their OpenMP runtimes clash otherwise
+import numpy as np
+
+from bot import __version__
+from bot.config import Settings
+from bot.embedding import Embedder
+from bot.errors import IndexBusy, IndexMismatch, IndexMissing
+from bot.knowledge import Area, Knowledge, Passage, knowledge_hash, load_knowledge, passages
+from bot.lexical import LexicalIndex
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+BUILDS = "builds"
+META = "meta.json"
+PASSAGES = "passages.json"
+KNOWLEDGE = "knowledge.json"
+DENSE = "dense.faiss"
+DENSE_ROWS = "dense_rows.npy"
+LEXICAL = "lexical"
+KEEP_BUILDS = 2  # the current build and the one before it
+
+
+@dataclass
+class SearchIndex:
+    """A loaded index: everything retrieval needs, in memory."""
+
+    folder: Path
+    meta: dict[str, Any]
+    passages: list[Passage]
+    areas: list[Area]
+    synonyms: list[list[str]]
+    dense: faiss.Index
+    dense_rows: np.ndarray  # FAISS row -> passage number (a FAQ has one row per phrasing)
+    lexical: LexicalIndex
+
+
+def build(settings: Settings, embedder: Embedder, progress: bool = False) -> Path:
+    """Build the index from the knowledge files and switch it in; return the new build's folder."""
+    root = settings.paths.index
+    knowledge = load_knowledge(settings.paths.knowledge)  # raises before anything is written
+    digest = knowledge_hash(settings.paths.knowledge)
+    root.mkdir(parents=True, exist_ok=True)
+    with _build_lock(root):
+        builds = root / BUILDS
+        builds.mkdir(exist_ok=True)
+        build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        tmp = builds / f".tmp-{build_id}"
+        try:
+            _write_build(tmp, knowledge, digest, settings, embedder, progress)
+            final = builds / build_id
+            os.rename(tmp, final)
+            _switch_current(root, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _remove_old_builds(root, final)
+    logger.info("index built in %s", final)
+    return final
+
+
+def _write_build(
+    folder: Path, knowledge: Knowledge, digest: str, settings: Settings, embedder: Embedder, progress: bool
+) -> None:
+    items = passages(knowledge, settings.retrieval.chunk_chars)
+    texts: list[str] = []
+    rows: list[int] = []
+    for number, passage in enumerate(items):
+        for t in passage.embedding_texts():
+            texts.append(t)
+            rows.append(number)
+    vectors = embedder.encode_passages(texts, progress=progress)
+    # Inner product on normalised vectors is cosine similarity; the collection is small, so an exact
+    # flat index is both fastest to build and exact.
+    dense = faiss.IndexFlatIP(vectors.shape[1])
+    dense.add(vectors)
+    synonyms = knowledge.synonyms
+    lexical = LexicalIndex.build(
+        [p.lexical_text() for p in items],
+        extra_words={w for group in synonyms for term in group for w in term.lower().split()},
+    )
+    folder.mkdir(parents=True)
+    faiss.write_index(dense, str(folder / DENSE))
+    np.save(folder / DENSE_ROWS, np.asarray(rows, dtype=np.int32))
+    lexical.save(folder / LEXICAL)
+    _write_json(folder / PASSAGES, [dataclasses.asdict(p) for p in items])
+    _write_json(folder / KNOWLEDGE, {
+        "areas": [a.model_dump() for a in knowledge.areas],
+        "synonyms": synonyms,
+    })
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "sportello_version": __version__,
+        "knowledge_hash": digest,
+        "knowledge_files": [str(p.relative_to(knowledge.root)) for p in knowledge.files],
+        "model": model_meta(settings, embedder, int(vectors.shape[1])),
+        "chunk_chars": settings.retrieval.chunk_chars,
+        "counts": {
+            "passages": len(items),
+            "faq": sum(p.kind == "faq" for p in items),
+            "document_passages": sum(p.kind == "passage" for p in items),
+            "vectors": int(dense.ntotal),
+        },
+        "faiss_version": faiss.__version__,
+    }
+    # Metadata last: a folder with meta.json is complete.
+    _write_json(folder / META, meta)
+
+
+def model_meta(settings: Settings, embedder: Embedder, dimension: int | None = None) -> dict[str, Any]:
+    """What identifies the model an index was built with."""
+    return {
+        "name": settings.embedding.model,
+        "weights_sha256": embedder.weights_sha256,
+        "dimension": dimension if dimension is not None else embedder.dimension,
+        "query_prompt": settings.embedding.query_prompt,
+        "passage_prompt": settings.embedding.passage_prompt,
+    }
+
+
+def current_folder(root: Path) -> Path:
+    """The folder of the index in use; IndexMissing if there is none."""
+    link = root / CURRENT
+    if not (link / META).is_file():
+        raise IndexMissing(f"no index in {root}: run `sportello build`")
+    return link.resolve()
+
+
+def read_meta(root: Path) -> dict[str, Any]:
+    return json.loads((current_folder(root) / META).read_text(encoding="utf-8"))
+
+
+def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -> None:
+    """Refuse an index built with another format, model or knowledge."""
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"the index has format {meta.get('format_version')}, this Sportello reads format {FORMAT_VERSION}: "
+            "run `sportello build`"
+        )
+    model = meta.get("model", {})
+    if model.get("name") != settings.embedding.model:
+        raise IndexMismatch(
+            f"the index was built with model '{model.get('name')}', the settings ask for "
+            f"'{settings.embedding.model}': run `sportello build` (or set embedding.model back)"
+        )
+    if embedder is not None and model.get("weights_sha256") != embedder.weights_sha256:
+        raise IndexMismatch(
+            f"the index was built with other weights of model '{model.get('name')}': run `sportello build`"
+        )
+    prompts = (settings.embedding.query_prompt, settings.embedding.passage_prompt)
+    if (model.get("query_prompt", ""), model.get("passage_prompt", "")) != prompts:
+        raise IndexMismatch("the index was built with other model prompts: run `sportello build`")
+    if settings.paths.knowledge.is_dir() and meta.get("knowledge_hash") != knowledge_hash(settings.paths.knowledge):
+        raise IndexMismatch(
+            f"the index was built from other knowledge: the files in {settings.paths.knowledge} changed "
+            "since. Run `sportello validate`, then `sportello build`"
+        )
+
+
+def load(settings: Settings, embedder: Embedder | None) -> SearchIndex:
+    """Load the index in use, after checking it matches the settings, model and knowledge."""
+    folder = current_folder(settings.paths.index)
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    check(meta, settings, embedder)
+    raw_passages = json.loads((folder / PASSAGES).read_text(encoding="utf-8"))
+    extra = json.loads((folder / KNOWLEDGE).read_text(encoding="utf-8"))
+    items = [Passage(**{**p, "phrasings": tuple(p["phrasings"])}) for p in raw_passages]
+    return SearchIndex(
+        folder=folder,
+        meta=meta,
+        passages=items,
+        areas=[Area.model_validate(a) for a in extra["areas"]],
+        synonyms=extra["synonyms"],
+        dense=faiss.read_index(str(folder / DENSE)),
+        dense_rows=np.load(folder / DENSE_ROWS),
+        lexical=LexicalIndex.load(folder / LEXICAL),
+    )
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _switch_current(root: Path, final: Path) -> None:
+    # A symlink replaced with rename() is atomic: readers see either the old build or the new one.
+    tmp_link = root / f".{CURRENT}-{final.name}"
+    os.symlink(Path(BUILDS) / final.name, tmp_link)
+    os.replace(tmp_link, root / CURRENT)
+
+
+def _remove_old_builds(root: Path, keep: Path) -> None:
+    builds = sorted((p for p in (root / BUILDS).iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    for old in [p for p in builds if p != keep][: max(0, len(builds) - KEEP_BUILDS)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _build_lock:
+    """An exclusive lock on the index folder, so two builds never interleave."""
+
+    def __init__(self, root: Path):
+        self.path = root / ".build.lock"
+        self.fh = None
+
+    def __enter__(self) -> None:
+        self.fh = self.path.open("w")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise IndexBusy(f"another build is running on {self.path.parent}; try again when it ends") from None
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.fh is not None
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()

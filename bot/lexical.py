@@ -1,0 +1,64 @@
+"""Lexical retrieval: BM25 (bm25s) over stemmed Italian/English words, saved as plain files."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from bot import text
+
+logger = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG when imported; its progress chatter is not ours to print.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+VOCABULARY_FILE = "words.json"
+
+
+class LexicalIndex:
+    """BM25 scores for a query against every passage, with typo correction against known words."""
+
+    def __init__(self, bm25: bm25s.BM25, words: set[str]):
+        self.bm25 = bm25
+        self.words = words  # normalised (unstemmed) words of the corpus, for typo correction
+        self.stems = set(bm25.vocab_dict) if bm25.vocab_dict else set()
+
+    @classmethod
+    def build(cls, documents: list[str], extra_words: set[str] = frozenset()) -> LexicalIndex:
+        """Index `documents` (one string per passage)."""
+        corpus = [text.tokens(doc) or ["_"] for doc in documents]
+        bm25 = bm25s.BM25()
+        bm25.index(corpus, show_progress=False)
+        words = {w for doc in documents for w in text.content_words(doc)} | set(extra_words)
+        return cls(bm25, words)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(str(folder), show_progress=False)
+        (folder / VOCABULARY_FILE).write_text(json.dumps(sorted(self.words), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        bm25 = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        words = set(json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8")))
+        return cls(bm25, words)
+
+    def query_tokens(self, question: str) -> tuple[list[str], float]:
+        """Stemmed, typo-corrected query words, and the share of the question's words the corpus knows."""
+        words = text.content_words(question)
+        if not words:
+            return [], 0.0
+        fixed = text.correct(words, self.words)
+        stems = [text.stem(w) for w in fixed]
+        known = [s for s in stems if s in self.stems]
+        return known, len(known) / len(stems)
+
+    def scores(self, stems: list[str]) -> np.ndarray:
+        """BM25 score of every passage for already-processed query stems (zeros if none)."""
+        n = int(self.bm25.scores["num_docs"])
+        if not stems:
+            return np.zeros(n, dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(stems), dtype=np.float32)

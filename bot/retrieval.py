@@ -1,0 +1,209 @@
+"""Question -> ranked, scored passages, and the decision to answer, suggest or decline. No Telegram."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from bot import text
+from bot.config import RetrievalSettings, Settings
+from bot.embedding import Embedder
+from bot.index import SearchIndex, load
+from bot.knowledge import Area, Passage
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "lexical"]
+Decision = Literal["answer", "suggest", "decline"]
+MAX_QUESTION_CHARS = 1000  # longer messages are cut: nobody asks one question in a page of text
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One passage and how strongly it matched."""
+
+    passage: Passage
+    score: float        # confidence-scaled score in 0..1, comparable across questions
+    dense: float        # cosine similarity (best phrasing for a FAQ)
+    lexical: float      # BM25 score
+
+    @property
+    def text(self) -> str:
+        return self.passage.text
+
+    @property
+    def source(self) -> str:
+        return self.passage.source
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The answer to one question: what to show and whether to trust it."""
+
+    question: str
+    decision: Decision
+    confidence: float
+    answers: list[Hit]                                     # best first; empty when declined
+    suggestions: list[Hit] = field(default_factory=list)   # close FAQ questions ("Forse cercavi")
+    related: list[Hit] = field(default_factory=list)       # other FAQ questions near the answer
+    ranking: list[Hit] = field(default_factory=list)       # the full ranking, whatever the decision
+    signals: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        return self.decision == "answer"
+
+    def to_json(self) -> dict:
+        """The machine-readable result of `sportello ask --json`."""
+
+        def hit(h: Hit) -> dict:
+            p = h.passage
+            out = {"text": h.text, "source": h.source, "score": round(h.score, 4), "id": p.id, "kind": p.kind,
+                   "area": p.area}
+            if p.question:
+                out["question"] = p.question
+            if p.url:
+                out["url"] = p.url
+            return out
+
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "decision": self.decision,
+            "confidence": round(self.confidence, 4),
+            "answers": [hit(h) for h in self.answers],
+            "suggestions": [hit(h) for h in self.suggestions],
+            "related": [hit(h) for h in self.related],
+            "signals": {k: round(v, 4) for k, v in self.signals.items()},
+        }
+
+
+class Retriever:
+    """Hybrid search (FAISS + BM25) over a loaded index."""
+
+    def __init__(self, index: SearchIndex, embedder: Embedder | None, settings: RetrievalSettings):
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.synonyms = text.Synonyms(index.synonyms)
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> Retriever:
+        """Load the index in use for these settings (checking model and knowledge)."""
+        embedder = embedder or Embedder(settings.embedding)
+        return cls(load(settings, embedder), embedder, settings.retrieval)
+
+    # --- browsing ---------------------------------------------------------------------------------
+
+    @property
+    def areas(self) -> list[Area]:
+        return self.index.areas
+
+    def faqs(self, area: str | None = None) -> list[Passage]:
+        """FAQ entries, optionally of one area, in the order of the knowledge files."""
+        return [p for p in self.index.passages if p.kind == "faq" and (area is None or p.area == area)]
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return next((p for p in self.index.passages if p.id == passage_id), None)
+
+    # --- search -----------------------------------------------------------------------------------
+
+    def search(self, question: str, mode: Mode | None = None) -> SearchResult:
+        """Rank passages for `question` and decide whether the best one is a reliable answer."""
+        mode = mode or self.settings.mode
+        question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        n = len(self.index.passages)
+        if not text.content_words(question) or n == 0:
+            return SearchResult(question, "decline", 0.0, [])
+        expanded = self.synonyms.expand(question)
+
+        dense = self._dense_scores(expanded, n) if mode != "lexical" else np.zeros(n, dtype=np.float32)
+        stems, coverage = self.index.lexical.query_tokens(question)
+        expanded_stems, _ = self.index.lexical.query_tokens(expanded)
+        lexical = self.index.lexical.scores(expanded_stems) if mode != "dense" else np.zeros(n, dtype=np.float32)
+
+        fused = self._fuse(dense, lexical, mode)
+        order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] > 0 or mode == "dense"]
+        order = self._dedupe(order)
+        if not order:
+            return SearchResult(question, "decline", 0.0, [], signals={"coverage": coverage})
+
+        best = order[0]
+        signals = {
+            "dense": float(dense[best]),
+            "dense_max": float(dense.max()),
+            "lexical": float(lexical[best]),
+            "coverage": coverage,
+            "fused": float(fused[best]),
+        }
+        confidence = self._confidence(signals, mode)
+        signals["confidence"] = confidence
+        scale = confidence / fused[best] if fused[best] > 0 else 0.0
+        hits = [Hit(self.index.passages[i], float(fused[i] * scale), float(dense[i]), float(lexical[i])) for i in order]
+
+        top_k = self.settings.top_k
+        faq_hits = [h for h in hits if h.passage.kind == "faq"]
+        if confidence >= self.settings.answer_threshold:
+            answers = hits[:top_k]
+            shown = {h.passage.id for h in answers}
+            related = [h for h in faq_hits if h.passage.id not in shown][:3]
+            return SearchResult(question, "answer", confidence, answers, related=related, ranking=hits,
+                                signals=signals)
+        decision: Decision = "suggest" if confidence >= self.settings.suggest_threshold else "decline"
+        suggestions = faq_hits[:3] if decision == "suggest" else []
+        return SearchResult(question, decision, confidence, [], suggestions=suggestions, ranking=hits,
+                            signals=signals)
+
+    def _dense_scores(self, question: str, n: int) -> np.ndarray:
+        """Cosine of the question with every passage (a FAQ scores its best phrasing)."""
+        assert self.embedder is not None, "dense search needs the embedding model"
+        vector = self.embedder.encode_queries([question])
+        total = self.index.dense.ntotal
+        sims, rows = self.index.dense.search(vector, total)
+        scores = np.full(n, -1.0, dtype=np.float32)
+        # Rows come sorted best first, so the first row seen for a passage is its best one.
+        np.maximum.at(scores, self.index.dense_rows[rows[0]], sims[0])
+        return scores
+
+    def _fuse(self, dense: np.ndarray, lexical: np.ndarray, mode: Mode) -> np.ndarray:
+        """Reciprocal rank fusion, scaled to 0..1 (1 = ranked first by every retriever used)."""
+        k = self.settings.rrf_k
+        n = len(dense)
+        fused = np.zeros(n, dtype=np.float64)
+        parts = 0
+        for scores, used in ((dense, mode != "lexical"), (lexical, mode != "dense")):
+            if not used:
+                continue
+            parts += 1
+            order = np.argsort(-scores, kind="stable")[: self.settings.candidates]
+            for rank, i in enumerate(order):
+                if scores[i] > 0:
+                    fused[i] += 1.0 / (k + rank + 1)
+        return fused / (parts / (k + 1))
+
+    def _dedupe(self, order: list[int]) -> list[int]:
+        """Keep the best chunk of each document section (FAQ entries are kept as they are)."""
+        seen: set[str] = set()
+        out = []
+        for i in order:
+            p = self.index.passages[i]
+            key = p.id if p.kind == "faq" else p.source_ref
+            if key not in seen:
+                seen.add(key)
+                out.append(i)
+        return out
+
+    def _confidence(self, signals: dict[str, float], mode: Mode) -> float:
+        """One number in 0..1 that means the same across questions (see README: calibration)."""
+        dense = max(0.0, signals["dense"])
+        # BM25 grows with the number of matching words; squash it to 0..1.
+        lexical = signals["lexical"] / (signals["lexical"] + 2.0)
+        coverage = signals["coverage"]
+        if mode == "dense":
+            return dense
+        if mode == "lexical":
+            return coverage * lexical ** 0.5
+        return coverage * (0.5 * dense + 0.5 * lexical ** 0.5)

@@ -1,0 +1,90 @@
+"""Read a YAML file and remember the line of every value, so errors can say `file:line`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.errors import Problem
+
+Location = tuple[str | int, ...]
+
+
+class YamlFile:
+    """A parsed YAML file: its data and the 1-based line of each key path."""
+
+    def __init__(self, path: Path, data: Any, lines: dict[Location, int]):
+        self.path = path
+        self.data = data
+        self.lines = lines
+
+    def line_of(self, location: Location) -> int:
+        """Line of the value at `location`, or of the nearest enclosing value that exists."""
+        loc = tuple(location)
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, location: Location, message: str) -> Problem:
+        """A Problem pointing at `location`, worded `where: what`."""
+        where = format_location(location)
+        return Problem(self.path, self.line_of(location), f"{where}: {message}" if where else message)
+
+
+def format_location(location: Location) -> str:
+    """('entries', 3, 'answer') -> 'entries[3].answer'."""
+    out = ""
+    for part in location:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def read_yaml(path: Path, shown_as: Path | None = None) -> tuple[YamlFile | None, list[Problem]]:
+    """Parse `path`; return the file, or None with the problems that stopped parsing."""
+    shown = shown_as or path
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [Problem(shown, line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")]
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        what = exc.problem or exc.context or "cannot parse"
+        return None, [Problem(shown, line, f"malformed YAML: {what}")]
+    except yaml.YAMLError as exc:
+        return None, [Problem(shown, 1, f"malformed YAML: {exc}")]
+    finally:
+        loader.dispose()
+    lines: dict[Location, int] = {}
+    problems: list[Problem] = []
+    if node is not None:
+        _walk(node, (), lines, problems, shown)
+    return YamlFile(shown, data, lines), problems
+
+
+def _walk(node: yaml.Node, loc: Location, lines: dict[Location, int], problems: list[Problem], path: Path) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                where = format_location(loc + (key,))
+                problems.append(Problem(path, key_node.start_mark.line + 1, f"{where}: duplicate key"))
+            seen.add(key)
+            lines[loc + (key,)] = key_node.start_mark.line + 1
+            _walk(value_node, loc + (key,), lines, problems, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[loc + (i,)] = item.start_mark.line + 1
+            _walk(item, loc + (i,), lines, problems, path)
