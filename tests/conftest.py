@@ -1,5 +1,66 @@
-"""Shared fixtures: the real model and real FAISS, loaded once per session."""
+"""Shared fixtures: the real model, real FAISS and the shipped knowledge, loaded once per session."""
 
 from __future__ import annotations
 
 import faiss  # noqa: F401 - must be imported before torch (their OpenMP runtimes clash otherwise)
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import index as search_index
+from bot.config import Settings
+from bot.embedding import Embedder
+from bot.retrieval import Retriever
+
+REPO = Path(__file__).resolve().parent.parent
+KNOWLEDGE = REPO / "knowledge"
+
+
+def make_settings(tmp: Path, knowledge: Path = KNOWLEDGE, **env: str) -> Settings:
+    """Settings whose every path points into `tmp` (knowledge: the shipped files unless given)."""
+    environ = {
+        "SPORTELLO_PATHS__KNOWLEDGE": str(knowledge),
+        "SPORTELLO_PATHS__INDEX": str(tmp / "index"),
+        "SPORTELLO_PATHS__DATABASE": str(tmp / "sportello.db"),
+        **env,
+    }
+    return Settings.load(None, environ, cwd=tmp)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real default model (all-MiniLM-L6-v2 from its PyPI package), loaded once."""
+    model = Embedder(Settings().embedding)
+    model.encode_queries(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    """Settings with an index built once from the shipped knowledge (treat as read-only)."""
+    tmp = tmp_path_factory.mktemp("shipped")
+    settings = make_settings(tmp)
+    search_index.build(settings, embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def retriever(built_settings: Settings, embedder: Embedder) -> Retriever:
+    """A retriever over the shipped knowledge."""
+    return Retriever.open(built_settings, embedder)
+
+
+@pytest.fixture
+def knowledge_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped knowledge, to break on purpose."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, target)
+    return target
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test in its own folder, so nothing reads or writes the repository's files."""
+    monkeypatch.chdir(tmp_path)
