@@ -47,10 +47,19 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="settings file (default: ./sportello.yaml if present)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    parser = argparse.ArgumentParser(prog="sportello", description=__doc__.splitlines()[0], parents=[common])
+    def options(for_command: bool) -> argparse.ArgumentParser:
+        # The options are accepted before and after the command. The command's copy sets no
+        # defaults: argparse would let them overwrite the value given in `sportello --config FILE ask`.
+        unset = argparse.SUPPRESS if for_command else None
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument("--config", type=Path, default=unset,
+                            help="settings file (default: ./sportello.yaml if present)")
+        common.add_argument("-v", "--verbose", action="store_true", default=unset if for_command else False,
+                            help="log what happens")
+        return common
+
+    parser = argparse.ArgumentParser(prog="sportello", description=__doc__.splitlines()[0], parents=[options(False)])
+    common = options(True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, func: Callable[[argparse.Namespace, Settings], int], help: str) -> argparse.ArgumentParser:
