@@ -120,7 +120,7 @@ class Settings(_Section):
             settings = cls.model_validate(data)
         except ValidationError as exc:
             where = f" in {config_file}" if config_file else ""
-            lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+            lines = [_error_line(err["loc"], err["msg"], environ) for err in exc.errors()]
             raise ConfigError(f"invalid settings{where}:\n" + "\n".join(lines)) from None
         # Paths from the file are relative to the file; from defaults or the environment, to the cwd.
         for name in PathsSettings.model_fields:
@@ -133,6 +133,15 @@ class Settings(_Section):
             if config_file is not None and local.is_dir():
                 settings.embedding.model = str(local.resolve())
         return settings
+
+
+def _error_line(loc: tuple[Any, ...], msg: str, environ: Mapping[str, str]) -> str:
+    """`section.key: what is wrong`, naming the environment variable when the value came from one."""
+    where = ".".join(str(p) for p in loc)
+    variable = f"{ENV_PREFIX}{'__'.join(str(p) for p in loc[:2]).upper()}"
+    if len(loc) >= 2 and variable in environ:
+        return f"{where} (from {variable}): {msg}"
+    return f"{where}: {msg}"
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -189,7 +198,9 @@ def _env_value(name: str, raw: str, annotation: Any) -> Any:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise ConfigError(f"{name}: not a valid list: {raw!r}") from None
-        if isinstance(value, str):
+        if value is None:  # an empty variable: an empty list
+            value = []
+        elif isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         elif isinstance(value, (int, float)):
             value = [value]
