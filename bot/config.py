@@ -40,17 +40,37 @@ class EmbeddingSettings(_Section):
     device: str = "cpu"
 
 
+class Calibration(_Section):
+    # Defaults fitted on knowledge/eval/tune.yaml with the default model.
+    bias: float = -4.4193
+    coverage: float = 4.6011  # share of the question's words the knowledge knows
+    dense: float = 1.0115     # cosine of the best passage
+    lexical: float = 1.0214   # BM25 of the best passage, squashed to 0..1
+
+
 class RetrievalSettings(_Section):
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     # How many answers to show (the best plus alternatives).
     top_k: int = Field(3, ge=1, le=10)
     # Candidates taken from each retriever before fusion.
     candidates: int = Field(30, ge=1)
+    # How dense and lexical scores are combined: a weighted sum (cosine + BM25 scaled to the query's
+    # best) or reciprocal rank fusion. Chosen by `sportello eval`; see the README.
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
     # Reciprocal rank fusion constant.
     rrf_k: int = Field(60, ge=1)
     # Confidence (0..1) at or above which the bot answers; between the two it offers close questions.
-    answer_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    suggest_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    # Measured with `sportello eval --calibrate knowledge/eval/tune.yaml` (see the README).
+    answer_threshold: float = Field(0.494, ge=0.0, le=1.0)
+    suggest_threshold: float = Field(0.444, ge=0.0, le=1.0)
+    # Logistic model turning the hybrid signals into a confidence: the probability that the question
+    # is one the knowledge answers. Fitted by `sportello eval --calibrate`.
+    calibration: Calibration = Field(default_factory=lambda: Calibration())
+    # Weight of synonym expansions in lexical scores (the user's own words weigh 1).
+    synonym_weight: float = Field(0.2, ge=0.0, le=1.0)
+    # Also append synonyms to the question embedded for dense search.
+    dense_synonyms: bool = False
     # Longest passage, in characters, when splitting document sections at sentence ends.
     chunk_chars: int = Field(700, ge=200)
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bot.config import Settings
 from bot.errors import KnowledgeError, Problem
 from bot.yamlfile import read_yaml
@@ -156,6 +158,59 @@ def sweep(report: Report) -> list[tuple[float, float, float]]:
     return rows
 
 
+def calibrate(retriever: Any, items: list[EvalItem], l2: float = 0.01) -> dict[str, Any]:
+    """Fit the confidence model (logistic regression on the hybrid signals) and choose thresholds.
+
+    The label is "the knowledge answers this question" (in scope). The answer threshold minimises
+    the sum of the two error rates (in-scope declined + out-of-scope answered), taking the middle of
+    the best interval; the suggest threshold is the lowest confidence of an in-scope question, so
+    every answerable question at least gets close questions offered.
+    """
+    import numpy as np
+
+    from bot.retrieval import features
+
+    inside = [i for i in items if i.in_scope]
+    outside = [i for i in items if not i.in_scope]
+    if not inside or not outside:
+        raise KnowledgeError([Problem(Path(items[0].where.split(":")[0]) if items else Path("."), 0,
+                                      "calibration needs both in-scope and out-of-scope questions")])
+    names = ["coverage", "dense", "lexical"]
+    rows, labels = [], []
+    for item in items:
+        f = features(retriever.search(item.question, mode="hybrid").signals)
+        rows.append([f[n] for n in names])
+        labels.append(1.0 if item.in_scope else 0.0)
+    x = np.asarray(rows)
+    y = np.asarray(labels)
+    # Balanced weights: the two kinds of question count equally whatever their numbers.
+    weights = np.where(y == 1, 0.5 / y.sum(), 0.5 / (1 - y).sum())
+    w = np.zeros(x.shape[1])
+    b = 0.0
+    for _ in range(20000):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        grad = p - y
+        w -= 1.0 * (x.T @ (weights * grad) + l2 * w)
+        b -= 1.0 * float(weights @ grad)
+    conf = 1 / (1 + np.exp(-(x @ w + b)))
+    inside_conf = conf[y == 1]
+    outside_conf = conf[y == 0]
+    candidates = np.unique(np.round(conf, 3))
+    cuts = np.concatenate([[0.0], (candidates[:-1] + candidates[1:]) / 2, [1.0]])
+    errors = [float((inside_conf < t).mean() + (outside_conf >= t).mean()) for t in cuts]
+    best = min(errors)
+    good = [t for t, e in zip(cuts, errors) if e == best]
+    answer = round(float(good[len(good) // 2]), 3)
+    suggest = round(min(float(inside_conf.min()) - 0.01, answer - 0.05), 3)
+    return {
+        "calibration": {"bias": round(b, 4), **{n: round(float(v), 4) for n, v in zip(names, w)}},
+        "answer_threshold": answer,
+        "suggest_threshold": max(0.0, suggest),
+        "errors": {"in_scope_declined": float((inside_conf < answer).mean()),
+                   "out_of_scope_answered": float((outside_conf >= answer).mean())},
+    }
+
+
 # --- command --------------------------------------------------------------------------------------
 
 def add_command(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -165,6 +220,8 @@ def add_command(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--compare", action="store_true", help="run dense, lexical and hybrid side by side")
     p.add_argument("--mode", choices=MODES, help="retrieval mode (default: settings)")
     p.add_argument("--sweep", action="store_true", help="show how the answer threshold trades the two errors")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the confidence model and thresholds on these questions; print the settings")
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -172,6 +229,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     items = load_items(args.files)
     retriever = open_retriever(settings)
+    if args.calibrate:
+        fitted = calibrate(retriever, items)
+        errors = fitted.pop("errors")
+        print("# Fitted on", ", ".join(map(str, args.files)), f"with model {settings.embedding.model}:")
+        print(f"# on these questions: in-scope declined {errors['in_scope_declined']:.3f}, "
+              f"out-of-scope answered {errors['out_of_scope_answered']:.3f}")
+        print("# Put this in sportello.yaml, then check on a held-back set with `sportello eval`.")
+        print(yaml.safe_dump({"retrieval": fitted}, sort_keys=False).rstrip())
+        return 0
     modes = list(MODES) if args.compare else [args.mode or settings.retrieval.mode]
     reports = [evaluate(retriever, items, mode) for mode in modes]
     if args.json:

@@ -22,7 +22,7 @@ from typing import Any
 import faiss  # imported here first, before torch, everywhere: their OpenMP runtimes clash otherwise
 import numpy as np
 
-from bot import __version__
+from bot import __version__, text
 from bot.config import Settings
 from bot.embedding import Embedder
 from bot.errors import IndexBusy, IndexMismatch, IndexMissing
@@ -66,7 +66,10 @@ def build(settings: Settings, embedder: Embedder, progress: bool = False) -> Pat
     with _build_lock(root):
         builds = root / BUILDS
         builds.mkdir(exist_ok=True)
-        build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        # Names sort in build order (old builds are pruned by name): UTC, to the microsecond.
+        now = time.time()
+        build_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}.{int(now * 1e6) % 1_000_000:06d}Z"
+        build_id += "-" + uuid.uuid4().hex[:6]
         tmp = builds / f".tmp-{build_id}"
         try:
             _write_build(tmp, knowledge, digest, settings, embedder, progress)
@@ -99,7 +102,7 @@ def _write_build(
     synonyms = knowledge.synonyms
     lexical = LexicalIndex.build(
         [p.lexical_text() for p in items],
-        extra_words={w for group in synonyms for term in group for w in term.lower().split()},
+        extra_words={w for group in synonyms for term in group for w in text.content_words(term)},
     )
     folder.mkdir(parents=True)
     faiss.write_index(dense, str(folder / DENSE))

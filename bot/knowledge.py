@@ -145,6 +145,7 @@ def load_knowledge(root: Path) -> Knowledge:
     faqs: list[tuple[YamlFile, int, FaqEntry]] = []
     synonyms: list[list[str]] = []
     files = knowledge_files(root)
+    documents_broken = False
     for path in files:
         rel = path.relative_to(root)
         shown = _shown(path)
@@ -156,6 +157,7 @@ def load_knowledge(root: Path) -> Knowledge:
         parsed, parse_problems = read_yaml(path, shown)
         problems += parse_problems
         if parsed is None:
+            documents_broken |= kind == "document"
             continue
         if kind == "areas":
             model = _validate(parsed, AreasFile, problems)
@@ -167,11 +169,12 @@ def load_knowledge(root: Path) -> Knowledge:
             model = _validate(parsed, Document, problems)
             if model:
                 documents.append((parsed, model))
+            documents_broken |= model is None
         else:
             model = _validate(parsed, FaqFile, problems)
             if model:
                 faqs += [(parsed, i, e) for i, e in enumerate(model.entries)]
-    problems += _cross_check(areas, documents, faqs, files, root)
+    problems += _cross_check(areas, documents, faqs, files, root, documents_broken)
     if problems:
         raise KnowledgeError(problems)
     return Knowledge(
@@ -276,6 +279,7 @@ def _cross_check(
     faqs: list[tuple[YamlFile, int, FaqEntry]],
     files: list[Path],
     root: Path,
+    documents_broken: bool = False,
 ) -> list[Problem]:
     problems: list[Problem] = []
     area_ids = {a.id for a in areas}
@@ -314,7 +318,10 @@ def _cross_check(
         claim("FAQ", entry.id, parsed, ("entries", i, "id"))
         if check_areas and entry.area not in area_ids:
             problems.append(parsed.problem(("entries", i, "area"), f"unknown area '{entry.area}' (known: {', '.join(sorted(area_ids))})"))
-        if entry.source not in sections:
+        # A document file with mistakes of its own is not loaded: the FAQ entries that cite it
+        # would each repeat its problem, so they are checked once it loads.
+        cited_unloaded = documents_broken and entry.document_id not in {d.id for _, d in documents}
+        if entry.source not in sections and not cited_unloaded:
             problems.append(parsed.problem(("entries", i, "source"), f"'{entry.source}' is not a section of any document"))
     return problems
 
@@ -352,11 +359,8 @@ class Passage:
     def lexical_text(self) -> str:
         """Text indexed for lexical search."""
         if self.kind == "faq":
-            return " ".join([self.question or "", *self.phrasings, self.answer_context()])
+            return " ".join([self.question or "", *self.phrasings, self.text])
         return f"{self.heading}. {self.text}"
-
-    def answer_context(self) -> str:
-        return self.text
 
 
 def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
@@ -398,7 +402,8 @@ def split_sentences(text: str) -> list[str]:
     start = 0
     for match in _SENTENCE_END.finditer(text):
         candidate = text[start:match.start()].rstrip()
-        last_word = candidate.rsplit(" ", 1)[-1].lower()
+        # "(art. 5)", "«dott. Rossi»", "dell'art. 3": a bracket, quote or elision does not hide the abbreviation.
+        last_word = re.split(r"[\s\"'“‘’«(\[]", candidate)[-1].lower()
         if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]\.", last_word):
             continue
         # The match is the closing quotes plus the space: the quotes stay with their sentence.
@@ -438,8 +443,13 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
 
 
 def _balance(chunks: list[str], max_chars: int) -> list[str]:
-    """Merge a short tail chunk into its predecessor when they fit, so no passage is a lone fragment."""
-    if len(chunks) >= 2 and len(chunks[-1]) < max_chars // 4 and len(chunks[-2]) + 1 + len(chunks[-1]) <= max_chars * 5 // 4:
-        return chunks[:-2] + [f"{chunks[-2]} {chunks[-1]}"]
-    return chunks
+    """Give a short last chunk whole sentences from the one before, so no passage is a lone fragment.
 
+    Sentences move instead of the two chunks merging, which would break the `max_chars` promise.
+    """
+    if len(chunks) < 2 or len(chunks[-1]) >= max_chars // 4:
+        return chunks
+    head, tail = split_sentences(chunks[-2]), chunks[-1]
+    while len(head) > 1 and len(tail) < max_chars // 4 and len(head[-1]) + 1 + len(tail) <= max_chars:
+        tail = f"{head.pop()} {tail}"
+    return chunks[:-2] + [" ".join(head), tail]

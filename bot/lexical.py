@@ -25,6 +25,7 @@ class LexicalIndex:
         self.bm25 = bm25
         self.words = words  # normalised (unstemmed) words of the corpus, for typo correction
         self.stems = set(bm25.vocab_dict) if bm25.vocab_dict else set()
+        self.known_stems = self.stems | {text.stem(w) for w in words}
 
     @classmethod
     def build(cls, documents: list[str], extra_words: set[str] = frozenset()) -> LexicalIndex:
@@ -47,14 +48,15 @@ class LexicalIndex:
         return cls(bm25, words)
 
     def query_tokens(self, question: str) -> tuple[list[str], float]:
-        """Stemmed, typo-corrected query words, and the share of the question's words the corpus knows."""
+        """Stemmed, typo-corrected query words the corpus knows, and the share of the question's
+        content words that the knowledge knows at all (corpus words and synonym terms)."""
         words = text.content_words(question)
         if not words:
             return [], 0.0
         fixed = text.correct(words, self.words)
         stems = [text.stem(w) for w in fixed]
-        known = [s for s in stems if s in self.stems]
-        return known, len(known) / len(stems)
+        known = sum(s in self.known_stems for s in stems)
+        return [s for s in stems if s in self.stems], known / len(words)
 
     def scores(self, stems: list[str]) -> np.ndarray:
         """BM25 score of every passage for already-processed query stems (zeros if none)."""

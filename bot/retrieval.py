@@ -118,12 +118,18 @@ class Retriever:
         n = len(self.index.passages)
         if not text.content_words(question) or n == 0:
             return SearchResult(question, "decline", 0.0, [])
-        expanded = self.synonyms.expand(question)
-
-        dense = self._dense_scores(expanded, n) if mode != "lexical" else np.zeros(n, dtype=np.float32)
+        extra = self.synonyms.extra_terms(question)
+        dense_query = f"{question} {' '.join(extra)}" if extra and self.settings.dense_synonyms else question
+        dense = self._dense_scores(dense_query, n) if mode != "lexical" else np.zeros(n, dtype=np.float32)
+        lexical = np.zeros(n, dtype=np.float32)
         stems, coverage = self.index.lexical.query_tokens(question)
-        expanded_stems, _ = self.index.lexical.query_tokens(expanded)
-        lexical = self.index.lexical.scores(expanded_stems) if mode != "dense" else np.zeros(n, dtype=np.float32)
+        if mode != "dense":
+            lexical = self.index.lexical.scores(stems)
+            extra_stems, _ = self.index.lexical.query_tokens(" ".join(extra))
+            extra_stems = [s for s in extra_stems if s not in stems]
+            if extra_stems:
+                # Synonyms widen the net but weigh less than the words the user actually wrote.
+                lexical = lexical + self.settings.synonym_weight * self.index.lexical.scores(extra_stems)
 
         fused = self._fuse(dense, lexical, mode)
         order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] > 0 or mode == "dense"]
@@ -169,20 +175,29 @@ class Retriever:
         return scores
 
     def _fuse(self, dense: np.ndarray, lexical: np.ndarray, mode: Mode) -> np.ndarray:
-        """Reciprocal rank fusion, scaled to 0..1 (1 = ranked first by every retriever used)."""
+        """One ranking score per passage from the dense and lexical scores."""
+        if mode == "dense":
+            return np.clip(dense, 0.0, None).astype(np.float64)
+        top = float(lexical.max())
+        lex = lexical / top if top > 0 else np.zeros_like(lexical)
+        if mode == "lexical":
+            return lex.astype(np.float64)
+        if self.settings.fusion == "rrf":
+            return self._rrf(dense, lexical)
+        # Weighted: cosine (already 0..1 for relevant text) plus BM25 scaled by this query's best.
+        w = self.settings.dense_weight
+        return (w * np.clip(dense, 0.0, None) + (1 - w) * lex).astype(np.float64)
+
+    def _rrf(self, dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+        """Reciprocal rank fusion, scaled to 0..1 (1 = ranked first by both retrievers)."""
         k = self.settings.rrf_k
-        n = len(dense)
-        fused = np.zeros(n, dtype=np.float64)
-        parts = 0
-        for scores, used in ((dense, mode != "lexical"), (lexical, mode != "dense")):
-            if not used:
-                continue
-            parts += 1
+        fused = np.zeros(len(dense), dtype=np.float64)
+        for scores in (dense, lexical):
             order = np.argsort(-scores, kind="stable")[: self.settings.candidates]
             for rank, i in enumerate(order):
                 if scores[i] > 0:
                     fused[i] += 1.0 / (k + rank + 1)
-        return fused / (parts / (k + 1))
+        return fused / (2 / (k + 1))
 
     def _dedupe(self, order: list[int]) -> list[int]:
         """Keep the best chunk of each document section (FAQ entries are kept as they are)."""
@@ -197,13 +212,26 @@ class Retriever:
         return out
 
     def _confidence(self, signals: dict[str, float], mode: Mode) -> float:
-        """One number in 0..1 that means the same across questions (see README: calibration)."""
-        dense = max(0.0, signals["dense"])
-        # BM25 grows with the number of matching words; squash it to 0..1.
-        lexical = signals["lexical"] / (signals["lexical"] + 2.0)
-        coverage = signals["coverage"]
+        """One number in 0..1 that means the same across questions (see the README: calibration)."""
+        f = features(signals)
         if mode == "dense":
-            return dense
+            return f["dense"]
         if mode == "lexical":
-            return coverage * lexical ** 0.5
-        return coverage * (0.5 * dense + 0.5 * lexical ** 0.5)
+            return f["coverage"] * f["lexical"] ** 0.5
+        c = self.settings.calibration
+        z = c.bias + c.coverage * f["coverage"] + c.dense * f["dense"] + c.lexical * f["lexical"]
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+
+LEXICAL_HALF = 2.0  # the BM25 score that counts as "half-strong" lexical evidence
+
+
+def features(signals: dict[str, float]) -> dict[str, float]:
+    """The calibrated model's inputs, each in 0..1."""
+    bm25 = max(0.0, signals.get("lexical", 0.0))
+    return {
+        "coverage": signals.get("coverage", 0.0),
+        "dense": max(0.0, signals.get("dense", 0.0)),
+        # BM25 grows with the number of matching words; squash it to 0..1.
+        "lexical": bm25 / (bm25 + LEXICAL_HALF),
+    }

@@ -22,6 +22,12 @@ _QUESTION_WORDS = {
     "please", "hi", "hello", "thanks", "there", "any", "can", "could", "would", "does", "do", "what",
     "which", "who", "how", "where", "when", "why", "tell", "me", "about", "is", "are", "anything",
     "un", "una", "uno", "l", "d", "dell", "dall", "nell", "sull", "all", "quest", "quell", "po",
+    # How people ask, not what about: "che c'entra", "cosa vuol dire", "mi riguarda", "rientro?".
+    "centra", "centrano", "entra", "entrano", "vuol", "vuole", "significa", "significato", "dire",
+    "riguarda", "riguardano", "rientro", "rientra", "rientrano", "vale", "valgono", "sapete", "sapere",
+    "info", "informazioni", "informazione", "spiegami", "spiegare", "parlami", "parlare", "serve",
+    "servono", "esattamente", "praticamente", "allora", "quindi", "tipo", "ok", "anche", "pure",
+    "st", "sto", "sta", "ste", "hanno", "fanno", "c era", "gia", "mean", "means", "explain", "know", "want", "need", "get", "find", "anyone", "someone", "please",
 }
 
 
@@ -66,14 +72,19 @@ class Synonyms:
     def __init__(self, groups: Iterable[Iterable[str]]):
         self.groups = [[normalise(term) for term in group if normalise(term)] for group in groups]
 
-    def expand(self, text: str) -> str:
-        """`text` plus the other terms of every group one of whose terms it contains."""
+    def extra_terms(self, text: str) -> list[str]:
+        """Terms of every group that `text` mentions, which `text` does not already contain."""
         padded = f" {normalise(text)} "
         extra: list[str] = []
         for group in self.groups:
             if any(f" {term} " in padded for term in group):
-                extra += [term for term in group if f" {term} " not in padded]
-        return text if not extra else f"{text} {' '.join(extra)}"
+                extra += [term for term in group if f" {term} " not in padded and term not in extra]
+        return extra
+
+    def expand(self, text: str) -> str:
+        """`text` followed by the extra terms of the groups it mentions."""
+        extra = self.extra_terms(text)
+        return f"{text} {' '.join(extra)}" if extra else text
 
 
 def correct(words: list[str], vocabulary: set[str], max_distance: int = 1) -> list[str]:
