@@ -368,8 +368,9 @@ def test_faq_passages_embed_question_and_phrasings_and_answer_with_the_answer() 
     entry = next(e for e in knowledge.faqs if e.id == "export-aiuti")
     (p,) = [p for p in items if p.id == "faq:export-aiuti"]
     assert p.kind == "faq"
-    assert p.embedding_texts() == [entry.question, *entry.phrasings]
-    assert len(p.embedding_texts()) >= 2
+    # Question and phrasings each get a vector (retrieval tuning may add more texts after them).
+    assert p.embedding_texts()[: 1 + len(entry.phrasings)] == [entry.question, *entry.phrasings]
+    assert len(entry.phrasings) >= 2
     assert p.text == entry.answer.strip()
     assert p.source.startswith("FAQ export-aiuti — ")
     assert p.area == "internazionalizzazione"
