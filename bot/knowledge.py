@@ -353,7 +353,7 @@ class Passage:
     def embedding_texts(self) -> list[str]:
         """Texts whose vectors stand for this passage in the dense index."""
         if self.kind == "faq":
-            return [self.question or "", *self.phrasings]
+            return [self.question or "", *self.phrasings, self.text]
         return [f"{self.heading}. {self.text}"]
 
     def lexical_text(self) -> str:
