@@ -110,8 +110,10 @@ class Embedder:
                     self._model = SentenceTransformer(
                         str(self.path), device=self.settings.device, local_files_only=True
                     )
-                except OSError as exc:
-                    raise ModelUnavailable(f"cannot load model from {self.path}: {exc}\n{_HOW_TO_PROVIDE}") from None
+                except Exception as exc:  # missing files (OSError), corrupt weights (SafetensorError), bad config...
+                    raise ModelUnavailable(
+                        f"cannot load model from {self.path}: {type(exc).__name__}: {exc}\n{_HOW_TO_PROVIDE}"
+                    ) from exc
             return self._model
 
     @property
