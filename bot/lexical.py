@@ -25,7 +25,8 @@ class LexicalIndex:
         self.bm25 = bm25
         self.words = words  # normalised (unstemmed) words of the corpus, for typo correction
         self.stems = set(bm25.vocab_dict) if bm25.vocab_dict else set()
-        self.known_stems = self.stems | {text.stem(w) for w in words}
+        # Known in either language: Italian stems of the corpus and both stems of every known word.
+        self.known_stems = self.stems | {s for w in words for s in text.stems(w)}
 
     @classmethod
     def build(cls, documents: list[str], extra_words: set[str] = frozenset()) -> LexicalIndex:
@@ -55,7 +56,7 @@ class LexicalIndex:
             return [], 0.0
         fixed = text.correct(words, self.words)
         stems = [text.stem(w) for w in fixed]
-        known = sum(s in self.known_stems for s in stems)
+        known = sum(bool(text.stems(w) & self.known_stems) for w in fixed)
         return [s for s in stems if s in self.stems], known / len(words)
 
     def scores(self, stems: list[str]) -> np.ndarray:

@@ -46,14 +46,19 @@ def normalise(text: str) -> str:
 STOPWORDS = frozenset(normalise(w) for w in (*STOPWORDS_ITALIAN, *STOPWORDS_EN)) | _QUESTION_WORDS
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("italian")
+@lru_cache(maxsize=2)
+def _stemmer(language: str = "italian") -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(language)
 
 
 def stem(word: str) -> str:
-    """Italian Snowball stem ('imprese' -> 'impres'); English words mostly pass through unharmed."""
+    """Italian Snowball stem ('imprese' -> 'impres'): the knowledge is Italian, so the index uses it."""
     return _stemmer().stemWord(word)
+
+
+def stems(word: str) -> set[str]:
+    """Italian and English stems of `word`, to recognise a known word in either language."""
+    return {_stemmer("italian").stemWord(word), _stemmer("english").stemWord(word)}
 
 
 def content_words(text: str) -> list[str]:
@@ -88,10 +93,14 @@ class Synonyms:
 
 
 def correct(words: list[str], vocabulary: set[str], max_distance: int = 1) -> list[str]:
-    """Replace each unknown word by the closest known one (edit distance ≤ 1, or 2 for long words)."""
+    """Replace each unknown word by the closest known one (edit distance ≤ 1, or 2 for long words).
+
+    Words under five letters are left alone: at that length one edit turns most words into others
+    ("spid" -> "spin"), and a wrong correction makes an unknown question look known.
+    """
     out = []
     for word in words:
-        if word in vocabulary or len(word) < 4 or word.isdigit():
+        if word in vocabulary or len(word) < 5 or word.isdigit():
             out.append(word)
             continue
         limit = max_distance + (1 if len(word) >= 8 else 0)

@@ -1,0 +1,138 @@
+"""`sportello eval`: loading question sets, the metrics, the comparison and the calibration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import Settings
+from bot.errors import KnowledgeError
+from bot.evaluation import EvalItem, Outcome, Report, calibrate, evaluate, load_items
+from bot.retrieval import Retriever
+
+SMALL_SET = """\
+- q: "chi ha firmato il protocollo"
+  expect: ['Regione Toscana e Unioncamere']
+- q: "quanto dura l'accordo"
+  expect: ['triennal', 'tre anni']
+- q: "aiuti per vendere all'estero"
+  expect: ['internazionalizz', 'export']
+- q: "Qual è la capitale dell'Australia?"
+  expect: null
+- q: "come si apre una partita iva"
+  expect: null
+"""
+
+
+@pytest.fixture
+def small_set(tmp_path: Path) -> Path:
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL_SET, encoding="utf-8")
+    return path
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    return {
+        "SPORTELLO_PATHS__KNOWLEDGE": str(settings.paths.knowledge),
+        "SPORTELLO_PATHS__INDEX": str(settings.paths.index),
+    }
+
+
+def test_load_items_reads_scope_and_regexes(small_set: Path) -> None:
+    items = load_items([small_set])
+    assert [i.in_scope for i in items] == [True, True, True, False, False]
+    assert items[1].expect is not None and items[1].expect[0].search("durata TRIENNALE")  # case-insensitive
+    assert items[3].where.endswith("small.yaml:7")
+
+
+def test_load_items_reports_every_mistake_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "- q: ok\n  expect: ['(unclosed']\n- q: ''\n  expect: null\n- q: x\n- q: y\n  expect: 3\n  extra: 1\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(KnowledgeError) as caught:
+        load_items([bad, tmp_path / "missing.yaml"])
+    lines = [str(p) for p in caught.value.problems]
+    assert any(line.startswith(f"{bad}:2:") and "invalid regex" in line for line in lines)
+    assert any(line.startswith(f"{bad}:3:") and "q must be" in line for line in lines)
+    assert any(line.startswith(f"{bad}:5:") and "expect is required" in line for line in lines)
+    assert any(line.startswith(f"{bad}:7:") and "expect must be" in line for line in lines)
+    assert any(line.startswith(f"{bad}:8:") and "unknown field" in line for line in lines)
+    assert any("missing.yaml" in line and "not found" in line for line in lines)
+
+
+def test_metrics_are_computed_from_ranks_and_decisions() -> None:
+    def item(scope: bool) -> EvalItem:
+        return EvalItem("q", [] if scope else None, "f:1")
+
+    report = Report("hybrid", [
+        Outcome(item(True), "answer", 0.9, 1, "a"),
+        Outcome(item(True), "answer", 0.8, 2, "b"),
+        Outcome(item(True), "decline", 0.2, None, "c"),
+        Outcome(item(True), "suggest", 0.4, 1, "a"),
+        Outcome(item(False), "decline", 0.1, None, "d"),
+        Outcome(item(False), "answer", 0.7, None, "e"),
+    ])
+    m = report.metrics()
+    assert m["hit@1"] == 0.5
+    assert m["hit@3"] == 0.75
+    assert m["mrr"] == pytest.approx((1 + 0.5 + 0 + 1) / 4)
+    assert m["answered_right"] == 0.25
+    assert m["out_of_scope_declined"] == 0.5
+    assert m["in_scope_wrongly_declined"] == 0.5
+
+
+def test_evaluate_on_the_shipped_knowledge(retriever: Retriever, small_set: Path) -> None:
+    report = evaluate(retriever, load_items([small_set]), "hybrid")
+    m = report.metrics()
+    assert m["hit@1"] == 1.0
+    assert m["out_of_scope_declined"] == 1.0
+    assert m["in_scope_wrongly_declined"] == 0.0
+
+
+def test_calibration_fits_a_model_that_separates_the_set(retriever: Retriever, small_set: Path) -> None:
+    fitted = calibrate(retriever, load_items([small_set]))
+    assert fitted["calibration"]["coverage"] > 0
+    assert 0 < fitted["suggest_threshold"] <= fitted["answer_threshold"] < 1
+    assert fitted["errors"] == {"in_scope_declined": 0.0, "out_of_scope_answered": 0.0}
+
+
+def test_eval_command_json(built_settings: Settings, small_set: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--json", str(small_set)], env_for(built_settings)) == 0
+    data = json.loads(capsys.readouterr().out)
+    (report,) = data["reports"]
+    assert report["mode"] == "hybrid"
+    assert report["metrics"]["questions"] == 5
+    assert [q["ok"] for q in report["questions"]] == [True] * 5
+
+
+def test_eval_command_compares_the_three_modes(
+    built_settings: Settings, small_set: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--compare", str(small_set)], env_for(built_settings)) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("metric"))
+    assert header.split()[1:] == ["dense", "lexical", "hybrid"]
+    assert "out_of_scope_declined" in out
+
+
+def test_eval_command_calibrate_prints_settings(
+    built_settings: Settings, small_set: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--calibrate", str(small_set)], env_for(built_settings)) == 0
+    out = capsys.readouterr().out
+    assert "answer_threshold:" in out and "calibration:" in out
+
+
+def test_eval_command_on_a_broken_set_exits_1(
+    built_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- q: [unclosed\n", encoding="utf-8")
+    assert main(["eval", str(bad)], env_for(built_settings)) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2: malformed YAML" in err  # the parser notices at the end of the stream

@@ -1,0 +1,52 @@
+"""Normalisation, stop words, stems, synonyms and typo tolerance."""
+
+from __future__ import annotations
+
+from bot import text
+
+
+def test_normalise_folds_case_accents_and_apostrophes() -> None:
+    assert text.normalise("L'Export è Più FACILE, all'estero!") == "l export e piu facile all estero"
+    assert text.normalise("attività  nell’UE") == "attivita nell ue"
+
+
+def test_elided_articles_and_question_phrasing_are_not_content() -> None:
+    assert text.content_words("Ci sono aiuti per l'export?") == ["aiuti", "export"]
+    assert text.content_words("che c'entra la camera di commercio") == ["camera", "commercio"]
+    assert text.content_words("Is there any help for exporting?") == ["help", "exporting"]
+
+
+def test_tokens_are_italian_stems() -> None:
+    assert text.tokens("imprese") == text.tokens("impresa")
+    assert text.tokens("internazionalizzazione") == text.tokens("l'internazionalizzazione")
+
+
+def test_synonyms_expand_acronyms_and_multiword_terms() -> None:
+    synonyms = text.Synonyms([["PMI", "piccole e medie imprese"], ["start up", "startup", "start-up"]])
+    assert synonyms.extra_terms("aiuti per le PMI") == ["piccole e medie imprese"]
+    assert synonyms.extra_terms("piccole e medie imprese toscane") == ["pmi"]
+    # "start-up" normalises to "start up": the other spellings are added, not the one written.
+    assert synonyms.extra_terms("una start-up innovativa") == ["startup"]
+    assert synonyms.expand("niente di che") == "niente di che"
+
+
+def test_synonyms_match_whole_words_only() -> None:
+    synonyms = text.Synonyms([["ice", "agenzia ice"]])
+    assert synonyms.extra_terms("servizi") == []
+    assert synonyms.extra_terms("l'ICE aiuta") == ["agenzia ice"]
+
+
+def test_typos_are_corrected_against_known_words() -> None:
+    known = {"internazionalizzazione", "commercio", "startup", "camera", "innovazione"}
+    fixed = text.correct(["internazionalizazione", "comercio", "stratup", "inovazione"], known)
+    assert fixed == ["internazionalizzazione", "commercio", "startup", "innovazione"]
+
+
+def test_short_or_far_words_are_left_alone() -> None:
+    known = {"camera", "commercio"}
+    assert text.correct(["iva", "marchio", "camera"], known) == ["iva", "marchio", "camera"]
+
+
+def test_distance_counts_a_transposition_as_one_edit() -> None:
+    assert text._distance("stratup", "startup", 2) == 1
+    assert text._distance("abc", "xyz", 1) == 2  # gives up past the limit
