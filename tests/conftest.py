@@ -64,3 +64,23 @@ def knowledge_copy(tmp_path: Path) -> Path:
 def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run every test in its own folder, so nothing reads or writes the repository's files."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def small_knowledge(tmp_path: Path) -> Path:
+    """The shipped areas and document with a single FAQ entry: valid, and quick to build."""
+    target = tmp_path / "small-knowledge"
+    (target / "faq").mkdir(parents=True)
+    shutil.copy(KNOWLEDGE / "areas.yaml", target / "areas.yaml")
+    shutil.copytree(KNOWLEDGE / "documents", target / "documents")
+    (target / "faq" / "export.yaml").write_text(
+        "entries:\n"
+        "  - id: export-aiuti\n"
+        '    question: "Ci sono aiuti per vendere all\'estero?"\n'
+        '    phrasings: ["sostegno per esportare"]\n'
+        '    answer: "L\'internazionalizzazione è il primo dei tre ambiti di azione del protocollo."\n'
+        "    area: internazionalizzazione\n"
+        "    source: protocollo-rt-unioncamere#ambiti\n",
+        encoding="utf-8",
+    )
+    return target

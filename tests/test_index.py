@@ -21,24 +21,6 @@ from bot.retrieval import Retriever
 INTERNATIONAL = "Ci sono aiuti per l'internazionalizzazione delle imprese?"
 
 
-def small_knowledge(target: Path) -> Path:
-    """The shipped areas and document with a single FAQ entry: quick to build."""
-    (target / "faq").mkdir(parents=True)
-    shutil.copy(KNOWLEDGE / "areas.yaml", target / "areas.yaml")
-    shutil.copytree(KNOWLEDGE / "documents", target / "documents")
-    (target / "faq" / "export.yaml").write_text(
-        "entries:\n"
-        "  - id: export-aiuti\n"
-        '    question: "Ci sono aiuti per vendere all\'estero?"\n'
-        '    phrasings: ["sostegno per esportare"]\n'
-        '    answer: "L\'internazionalizzazione è il primo dei tre ambiti di azione del protocollo."\n'
-        "    area: internazionalizzazione\n"
-        "    source: protocollo-rt-unioncamere#ambiti\n",
-        encoding="utf-8",
-    )
-    return target
-
-
 def copy_index(settings: Settings, tmp_path: Path) -> Path:
     """A writable copy of a built index folder (the `current` link is relative, so it still works)."""
     target = tmp_path / "index-copy"
@@ -110,12 +92,12 @@ def test_every_faq_question_finds_its_own_entry(built_settings: Settings, embedd
 # --- atomic builds -----------------------------------------------------------------------------------
 
 def test_a_build_from_broken_knowledge_leaves_the_previous_index(
-    tmp_path: Path, knowledge_copy: Path, embedder: Embedder
+    tmp_path: Path, small_knowledge: Path, embedder: Embedder
 ) -> None:
-    settings = make_settings(tmp_path, knowledge_copy)
+    settings = make_settings(tmp_path, small_knowledge)
     first = search_index.build(settings, embedder)
     retriever = Retriever.open(settings, embedder)  # a running bot holds the loaded index
-    faq_file = knowledge_copy / "faq" / "internazionalizzazione.yaml"
+    faq_file = small_knowledge / "faq" / "export.yaml"
     original = faq_file.read_text(encoding="utf-8")
     faq_file.write_text(original.replace("area: internazionalizzazione", "area: 7", 1), encoding="utf-8")
 
@@ -134,9 +116,9 @@ def test_a_build_from_broken_knowledge_leaves_the_previous_index(
 
 
 def test_a_build_failing_midway_leaves_current_and_no_temporary_folder(
-    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, small_knowledge: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(tmp_path, small_knowledge(tmp_path / "knowledge"))
+    settings = make_settings(tmp_path, small_knowledge)
     first = search_index.build(settings, embedder)
 
     def broken_encode(texts: list[str], progress: bool = False) -> np.ndarray:
@@ -163,8 +145,8 @@ def test_a_build_failing_midway_leaves_current_and_no_temporary_folder(
     assert search_index.load(settings, embedder).folder == first
 
 
-def test_a_second_concurrent_build_is_refused(tmp_path: Path, embedder: Embedder) -> None:
-    settings = make_settings(tmp_path, small_knowledge(tmp_path / "knowledge"))
+def test_a_second_concurrent_build_is_refused(tmp_path: Path, small_knowledge: Path, embedder: Embedder) -> None:
+    settings = make_settings(tmp_path, small_knowledge)
     settings.paths.index.mkdir()
     with search_index._build_lock(settings.paths.index):
         with pytest.raises(IndexBusy, match="another build is running"):
@@ -175,8 +157,8 @@ def test_a_second_concurrent_build_is_refused(tmp_path: Path, embedder: Embedder
     assert search_index.current_folder(settings.paths.index) == folder
 
 
-def test_old_builds_are_pruned_to_two(tmp_path: Path, embedder: Embedder) -> None:
-    settings = make_settings(tmp_path, small_knowledge(tmp_path / "knowledge"))
+def test_old_builds_are_pruned_to_two(tmp_path: Path, small_knowledge: Path, embedder: Embedder) -> None:
+    settings = make_settings(tmp_path, small_knowledge)
     made = [search_index.build(settings, embedder) for _ in range(4)]
     assert builds(settings.paths.index) == sorted([made[-2].name, made[-1].name])
     assert search_index.current_folder(settings.paths.index) == made[-1]
