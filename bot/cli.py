@@ -137,13 +137,16 @@ def open_retriever(settings: Settings, build_if_missing: bool = True):  # noqa: 
 
     embedder = Embedder(settings.embedding)
     try:
-        return Retriever.open(settings, embedder)
+        retriever = Retriever.open(settings, embedder)
     except IndexMissing:
         if not build_if_missing:
             raise
         print("No index yet: building it from the knowledge files…", file=sys.stderr)
         search_index.build(settings, embedder, progress=sys.stderr.isatty())
-        return Retriever.open(settings, embedder)
+        retriever = Retriever.open(settings, embedder)
+    if retriever.index.warning:
+        print(f"sportello: warning: {retriever.index.warning}", file=sys.stderr)
+    return retriever
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

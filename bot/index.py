@@ -25,7 +25,7 @@ import numpy as np
 from bot import __version__, text
 from bot.config import Settings
 from bot.embedding import Embedder
-from bot.errors import IndexBusy, IndexMismatch, IndexMissing
+from bot.errors import IndexBusy, IndexMismatch, IndexMissing, KnowledgeError
 from bot.knowledge import Area, Knowledge, Passage, knowledge_hash, load_knowledge, passages
 from bot.lexical import LexicalIndex
 
@@ -55,6 +55,7 @@ class SearchIndex:
     dense: faiss.Index
     dense_rows: np.ndarray  # FAISS row -> passage number (a FAQ has one row per phrasing)
     lexical: LexicalIndex
+    warning: str | None = None  # set when serving the last good index while the knowledge is broken
 
 
 def build(settings: Settings, embedder: Embedder, progress: bool = False) -> Path:
@@ -156,8 +157,13 @@ def read_meta(root: Path) -> dict[str, Any]:
     return json.loads((current_folder(root) / META).read_text(encoding="utf-8"))
 
 
-def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -> None:
-    """Refuse an index built with another format, model or knowledge."""
+def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -> str | None:
+    """Refuse an index built with another format, model or knowledge.
+
+    One exception, on purpose: when the knowledge changed but no longer validates, the index is the
+    last good state, so it is served with a warning (returned) instead of being refused. A typo in a
+    file being edited must not take the bot down; a valid change must be built before it is served.
+    """
     if meta.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(
             f"the index has format {meta.get('format_version')}, this Sportello reads format {FORMAT_VERSION}: "
@@ -176,18 +182,28 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
     prompts = (settings.embedding.query_prompt, settings.embedding.passage_prompt)
     if (model.get("query_prompt", ""), model.get("passage_prompt", "")) != prompts:
         raise IndexMismatch("the index was built with other model prompts: run `sportello build`")
-    if settings.paths.knowledge.is_dir() and meta.get("knowledge_hash") != knowledge_hash(settings.paths.knowledge):
+    knowledge = settings.paths.knowledge
+    if knowledge.is_dir() and meta.get("knowledge_hash") != knowledge_hash(knowledge):
+        try:
+            load_knowledge(knowledge)
+        except KnowledgeError as exc:
+            count = len(exc.problems)
+            return (
+                f"the knowledge files in {knowledge} have {count} problem{'s' if count != 1 else ''} "
+                f"(run `sportello validate`): serving the last good index, built {meta.get('built_at')}"
+            )
         raise IndexMismatch(
-            f"the index was built from other knowledge: the files in {settings.paths.knowledge} changed "
+            f"the index was built from other knowledge: the files in {knowledge} changed "
             "since. Run `sportello validate`, then `sportello build`"
         )
+    return None
 
 
 def load(settings: Settings, embedder: Embedder | None) -> SearchIndex:
     """Load the index in use, after checking it matches the settings, model and knowledge."""
     folder = current_folder(settings.paths.index)
     meta = json.loads((folder / META).read_text(encoding="utf-8"))
-    check(meta, settings, embedder)
+    warning = check(meta, settings, embedder)  # reported by the caller (CLI message, bot log)
     raw_passages = json.loads((folder / PASSAGES).read_text(encoding="utf-8"))
     extra = json.loads((folder / KNOWLEDGE).read_text(encoding="utf-8"))
     items = [Passage(**{**p, "phrasings": tuple(p["phrasings"])}) for p in raw_passages]
@@ -200,6 +216,7 @@ def load(settings: Settings, embedder: Embedder | None) -> SearchIndex:
         dense=faiss.read_index(str(folder / DENSE)),
         dense_rows=np.load(folder / DENSE_ROWS),
         lexical=LexicalIndex.load(folder / LEXICAL),
+        warning=warning,
     )
 
 

@@ -109,6 +109,12 @@ def test_build_ask_and_a_failed_build_that_leaves_the_index_working(
     assert out == "" and "problems found; nothing was built." in err
     assert search_index.current_folder(tmp_path / "index") == folder
 
+    # While the file is broken, the last good index keeps answering, with a warning.
+    assert main(["ask", INTERNATIONAL], env) == 0
+    out, err = capsys.readouterr()
+    assert out == first_answer
+    assert "serving the last good index" in err and "sportello validate" in err
+
     # Put the file back as it was: the previous index, never touched, answers as before.
     (knowledge_copy / "faq" / "innovazione.yaml").write_text(original, encoding="utf-8")
     assert main(["ask", INTERNATIONAL], env) == 0

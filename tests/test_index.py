@@ -227,3 +227,17 @@ def test_other_format_version(built_settings: Settings, tmp_path: Path, embedder
     with pytest.raises(IndexMismatch) as caught:
         search_index.load(settings, embedder)
     assert f"format {version}" in str(caught.value) and "sportello build" in str(caught.value)
+
+
+def test_broken_knowledge_serves_the_last_good_index_with_a_warning(
+    built_settings: Settings, tmp_path: Path, knowledge_copy: Path, embedder: Embedder
+) -> None:
+    settings = make_settings(tmp_path, knowledge_copy, SPORTELLO_PATHS__INDEX=str(copy_index(built_settings, tmp_path)))
+    faq = knowledge_copy / "faq" / "protocollo.yaml"
+    faq.write_text(faq.read_text(encoding="utf-8") + "  - id: Rotto\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError):
+        search_index.build(settings, embedder)
+    loaded = search_index.load(settings, embedder)
+    assert loaded.warning is not None
+    assert "sportello validate" in loaded.warning and "last good index" in loaded.warning
+    assert loaded.meta["knowledge_hash"] != knowledge_hash(knowledge_copy)
