@@ -1,0 +1,247 @@
+"""Wire the Telegram bot: build_application(settings) -> Application, and `sportello run` / `report`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, Update
+from telegram.error import BadRequest, InvalidToken, NetworkError, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.answers import CallbackData
+from bot.config import Settings
+from bot.errors import ConfigError, SportelloError
+from bot.messages import EN, IT
+from bot.storage import KEY_HELP, Storage
+
+logger = logging.getLogger(__name__)
+
+# Loggers that may write request URLs, which carry the bot token.
+URL_LOGGERS = ("httpx", "httpcore")
+NETWORK_RETRIES = 5       # retries of a Bot API call after a network error or a 5xx
+STARTUP_RETRY_MAX = 60.0  # seconds between start-up attempts while Telegram is unreachable
+
+TOKEN_HELP = (
+    "no Telegram bot token: create a bot with @BotFather, then set TELEGRAM_BOT_TOKEN "
+    "(or telegram.token in sportello.yaml)"
+)
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """AIORateLimiter (Telegram's flood limits, and waiting out 429 retry_after) that also retries
+    calls failing with a network error or a 5xx, with backoff, so a bad moment at Telegram costs a
+    delay rather than an answer. Timeouts are not retried: the call may have gone through, and a
+    duplicate answer is worse than a late error."""
+
+    def __init__(self, network_retries: int = NETWORK_RETRIES, backoff: float = 0.5, **kwargs: Any):
+        kwargs.setdefault("max_retries", 5)
+        super().__init__(**kwargs)
+        self.network_retries = network_retries
+        self.backoff = backoff
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # noqa: ANN001, ANN201
+        delay = self.backoff
+        for attempt in range(self.network_retries + 1):
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+            except (TimedOut, BadRequest):
+                raise
+            except NetworkError as exc:
+                if attempt == self.network_retries:
+                    raise
+                logger.warning("%s failed (%s); retrying in %.1fs", endpoint, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class TokenRedactor(logging.Filter):
+    """Replace the bot token in log records, in case a library writes a request URL."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token and self.token in record.getMessage():
+            record.msg = record.getMessage().replace(self.token, "<token>")
+            record.args = None
+        return True
+
+
+def protect_token(token: str) -> None:
+    """Redact the token from the loggers that write request URLs (the CLI also keeps them at WARNING)
+    and from the handlers configured at the entry point."""
+    redactor = TokenRedactor(token)
+    for name in URL_LOGGERS:
+        log = logging.getLogger(name)
+        if not any(isinstance(f, TokenRedactor) and f.token == token for f in log.filters):
+            log.addFilter(redactor)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, TokenRedactor) and f.token == token for f in handler.filters):
+            handler.addFilter(redactor)
+
+
+def check_settings(settings: Settings) -> str:
+    """Refuse settings the bot cannot run with (no token, no pseudonym key); return the token."""
+    token = settings.telegram.token.get_secret_value().strip() if settings.telegram.token else ""
+    if not token:
+        raise ConfigError(TOKEN_HELP)
+    key = settings.privacy.pseudonym_key
+    if key is None or not key.get_secret_value().strip():
+        raise ConfigError(KEY_HELP)
+    return token
+
+
+def build_application(settings: Settings, retriever: Any = None, storage: Storage | None = None) -> Application:
+    """The bot: handlers, rate limits and services; the retriever is loaded in post_init unless given."""
+    token = check_settings(settings)
+    storage = storage or Storage.from_settings(settings)  # refuses to run without a pseudonym key
+    protect_token(token)
+
+    async def post_init(application: Application) -> None:
+        data = application.bot_data
+        if data.get(handlers.RETRIEVER) is None:
+            from bot.cli import open_retriever
+
+            data[handlers.RETRIEVER] = await asyncio.to_thread(open_retriever, settings, False)
+        # One search now, so the first user does not wait for lazy loading.
+        await asyncio.get_running_loop().run_in_executor(data[handlers.EXECUTOR],
+                                                         data[handlers.RETRIEVER].search, "avvio")
+        await application.bot.set_my_commands(IT.commands)
+        await application.bot.set_my_commands(EN.commands, language_code="en")
+        logger.info("bot @%s ready", application.bot.username)
+
+    async def post_shutdown(application: Application) -> None:
+        application.bot_data[handlers.EXECUTOR].shutdown(wait=True)
+        storage.close()
+
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.base_url)
+        .base_file_url(settings.telegram.base_file_url)
+        .rate_limiter(RetryingRateLimiter())
+        .concurrent_updates(True)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data.update({
+        handlers.SETTINGS: settings,
+        handlers.RETRIEVER: retriever,
+        handlers.STORAGE: storage,
+        handlers.EXECUTOR: ThreadPoolExecutor(max_workers=1, thread_name_prefix="search"),
+        handlers.RESULTS: OrderedDict(),
+        handlers.CALLBACKS: CallbackData(),
+        handlers.LIMIT: handlers.QuestionLimit(settings.telegram.questions_per_minute),
+    })
+    add_handlers(application)
+    return application
+
+
+def add_handlers(application: Application) -> None:
+    """Register the callbacks; order matters (commands before free text)."""
+    new = filters.UpdateType.MESSAGE  # an edited command is not run again
+    messages = filters.UpdateType.MESSAGES  # messages and their edits; channel posts are ignored
+    commands: list[tuple[list[str], Callable]] = [
+        (["start"], handlers.start),
+        (["help", "aiuto"], handlers.help_command),
+        (["topics", "argomenti"], handlers.topics),
+        (["privacy"], handlers.privacy),
+        (["forget", "dimentica"], handlers.forget),
+        (["reload"], handlers.reload),
+        (["stats"], handlers.stats),
+    ]
+    for names, callback in commands:
+        application.add_handler(CommandHandler(names, callback, filters=new))
+    application.add_handler(MessageHandler(new & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(messages & filters.TEXT & ~filters.COMMAND, handlers.question))
+    media = (filters.PHOTO | filters.Sticker.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO
+             | filters.VIDEO_NOTE | filters.Document.ALL | filters.ANIMATION | filters.LOCATION | filters.CONTACT)
+    application.add_handler(MessageHandler(new & media, handlers.not_text))
+    application.add_handler(CallbackQueryHandler(handlers.button))
+    application.add_error_handler(handlers.error_handler)
+
+
+# --- the `sportello run` and `sportello report` commands -------------------------------------------
+
+def add_command(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add the bot's commands to the `sportello` CLI."""
+    run = command("run", cmd_run, "run the Telegram bot (long polling, or a webhook with --webhook)")
+    run.add_argument("--webhook", action="store_true", help="receive updates on a webhook instead of polling")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts to (default: telegram.webhook_url)")
+    run.add_argument("--listen", help="address the webhook server listens on (default: telegram.listen)")
+    run.add_argument("--port", type=int, help="port of the webhook server (default: telegram.port)")
+    report = command("report", cmd_report, "list the questions the bot could not answer, most frequent first")
+    report.add_argument("--limit", type=int, default=50, help="how many questions to list (default 50)")
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the bot until interrupted."""
+    from bot.cli import open_retriever
+
+    tg = settings.telegram
+    if args.webhook:
+        tg.webhook_url = args.webhook_url or tg.webhook_url
+        tg.listen = args.listen or tg.listen
+        tg.port = args.port or tg.port
+        if not tg.webhook_url:
+            raise ConfigError("webhook mode needs a URL: --webhook-url or SPORTELLO_TELEGRAM__WEBHOOK_URL")
+    check_settings(settings)  # fail fast, before the slow model and index load
+    retriever = open_retriever(settings, build_if_missing=False)  # a missing or stale index is refused
+    delay = 1.0
+    while True:
+        application = build_application(settings, retriever)
+        try:
+            if args.webhook:
+                secret = tg.secret_token.get_secret_value() if tg.secret_token else None
+                application.run_webhook(
+                    listen=tg.listen, port=tg.port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
+                    webhook_url=tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
+                    close_loop=False,
+                )
+            else:
+                application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1, close_loop=False)
+            return 0
+        except InvalidToken:
+            raise SportelloError("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN (from @BotFather)") from None
+        except NetworkError as exc:
+            # Start-up (getMe) failed: Telegram or the network is down. Wait and try again.
+            logger.warning("cannot reach Telegram at start-up (%s); retrying in %.0fs", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, STARTUP_RETRY_MAX)
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the unanswered questions with how often they were asked."""
+    storage = Storage.from_settings(settings)
+    try:
+        rows = storage.unanswered(args.limit)
+        stats = storage.stats()
+    finally:
+        storage.close()
+    print(f"{stats.total} questions, {stats.answered} answered ({stats.answered_rate:.0%}), "
+          f"feedback 👍 {stats.up} 👎 {stats.down}.")
+    if rows:
+        print("Unanswered, most frequent first:")
+        for question, count in rows:
+            print(f"{count:5d}  {question}")
+    return 0

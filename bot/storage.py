@@ -1,0 +1,211 @@
+"""The question and feedback log, in SQLite, with pseudonymised user ids.
+
+What is stored, per question: a keyed hash of the Telegram user id (HMAC-SHA256; without the key it
+cannot be linked back to the account), the time, the language, the question text, how it was asked,
+the decision, the confidence, the ids and scores of the answers given, and the user's 👍/👎.
+No names, usernames, chat ids or message ids. Rows older than the retention period are deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ConfigError
+from bot.retrieval import SearchResult
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,          -- HMAC-SHA256 of the Telegram user id, hex
+    asked_at REAL NOT NULL,      -- unix time
+    language TEXT NOT NULL,      -- 'it' | 'en'
+    question TEXT NOT NULL,
+    via TEXT NOT NULL,           -- 'text' (typed) | 'button' (a known question tapped)
+    asked_id TEXT,               -- the FAQ id when asked with a button
+    decision TEXT NOT NULL,      -- 'answer' | 'suggest' | 'decline'
+    confidence REAL NOT NULL,
+    answers TEXT NOT NULL,       -- JSON [[passage id, score], ...] as shown, best first
+    feedback INTEGER             -- 1 (👍), -1 (👎) or NULL
+);
+CREATE INDEX IF NOT EXISTS questions_user ON questions(user);
+CREATE INDEX IF NOT EXISTS questions_asked_at ON questions(asked_at);
+"""
+PURGE_EVERY = 3600.0  # seconds between retention clean-ups while the bot runs
+
+KEY_HELP = (
+    "no pseudonym key: the bot stores user ids only as keyed hashes and needs a secret key for them. "
+    "Set SPORTELLO_PRIVACY__PSEUDONYM_KEY (or privacy.pseudonym_key in sportello.yaml) to a long random "
+    "value, e.g. the output of: python3 -c 'import secrets; print(secrets.token_hex(32))' — and keep it: "
+    "a new key makes /forget and /privacy blind to older questions."
+)
+
+
+@dataclass(frozen=True)
+class Logged:
+    """One logged question, as read back."""
+
+    id: int
+    user: str
+    asked_at: float
+    language: str
+    question: str
+    via: str
+    asked_id: str | None
+    decision: str
+    confidence: float
+    answers: list[tuple[str, float]]
+    feedback: int | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counts for the admins' /stats."""
+
+    total: int
+    answered: int
+    suggested: int
+    declined: int
+    up: int
+    down: int
+    users: int
+
+    @property
+    def answered_rate(self) -> float:
+        return self.answered / self.total if self.total else 0.0
+
+
+class Storage:
+    """The SQLite log. Thread-safe: handlers call it from worker threads, one statement at a time."""
+
+    def __init__(self, path: Path, key: bytes, retention_days: int, clock: Callable[[], float] = time.time):
+        if not key:
+            raise ConfigError(KEY_HELP)
+        self.path = Path(path)
+        self._key = key
+        self.retention_days = retention_days
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._last_purge = 0.0
+        self.purge()
+
+    @classmethod
+    def from_settings(cls, settings) -> Storage:  # noqa: ANN001 - bot.config.Settings
+        """Open the log where the settings say, refusing to run without a pseudonym key."""
+        key = settings.privacy.pseudonym_key
+        if key is None or not key.get_secret_value().strip():
+            raise ConfigError(KEY_HELP)
+        return cls(settings.paths.database, key.get_secret_value().encode(), settings.privacy.retention_days)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def pseudonym(self, user_id: int) -> str:
+        """The keyed hash that stands for a Telegram user id."""
+        return hmac.new(self._key, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def log(self, user_id: int, language: str, question: str, result: SearchResult, via: str = "text",
+            asked_id: str | None = None) -> int:
+        """Record a question and what was answered; return its id (used by the feedback buttons)."""
+        shown = result.answers if result.answered else result.suggestions
+        answers = json.dumps([[h.passage.id, round(h.score, 4)] for h in shown])
+        now = self._clock()
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO questions (user, asked_at, language, question, via, asked_id, decision, "
+                "confidence, answers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.pseudonym(user_id), now, language, question, via, asked_id, result.decision,
+                 round(result.confidence, 4), answers),
+            )
+            row_id = int(cursor.lastrowid)
+        if now - self._last_purge > PURGE_EVERY:
+            self.purge()
+        return row_id
+
+    def feedback(self, question_id: int, user_id: int, value: int) -> bool:
+        """Record 👍 (1) or 👎 (-1) on the user's own question; False if it is not theirs or gone."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE questions SET feedback = ? WHERE id = ? AND user = ?",
+                (1 if value > 0 else -1, question_id, self.pseudonym(user_id)),
+            )
+            return cursor.rowcount == 1
+
+    def forget(self, user_id: int) -> int:
+        """Erase every record of this user; return how many questions were deleted."""
+        with self._lock:
+            return self._db.execute("DELETE FROM questions WHERE user = ?", (self.pseudonym(user_id),)).rowcount
+
+    def purge(self) -> int:
+        """Delete questions older than the retention period."""
+        now = self._clock()
+        cutoff = now - self.retention_days * 86400
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount
+        self._last_purge = now
+        if deleted:
+            logger.info("retention: deleted %d questions older than %d days", deleted, self.retention_days)
+        return deleted
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def get(self, question_id: int) -> Logged | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM questions WHERE id = ?", (question_id,)).fetchone()
+        return _logged(row) if row else None
+
+    def user_questions(self, user_id: int) -> list[Logged]:
+        """This user's questions, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM questions WHERE user = ? ORDER BY asked_at DESC, id DESC", (self.pseudonym(user_id),)
+            ).fetchall()
+        return [_logged(r) for r in rows]
+
+    def all_questions(self) -> list[Logged]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM questions ORDER BY id").fetchall()
+        return [_logged(r) for r in rows]
+
+    def stats(self) -> Stats:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), "
+                "COALESCE(SUM(decision = 'answer'), 0), COALESCE(SUM(decision = 'suggest'), 0), "
+                "COALESCE(SUM(decision = 'decline'), 0), COALESCE(SUM(feedback = 1), 0), "
+                "COALESCE(SUM(feedback = -1), 0), COUNT(DISTINCT user) FROM questions"
+            ).fetchone()
+        return Stats(*(int(v) for v in row))
+
+    def unanswered(self, limit: int = 20) -> list[tuple[str, int]]:
+        """Typed questions without a reliable answer, most frequent first (case and spaces ignored)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT lower(trim(question)) AS q, COUNT(*) AS n FROM questions "
+                "WHERE decision != 'answer' AND via = 'text' GROUP BY q ORDER BY n DESC, q LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(q, int(n)) for q, n in rows]
+
+
+def _logged(row: tuple) -> Logged:
+    (id_, user, asked_at, language, question, via, asked_id, decision, confidence, answers, feedback) = row
+    return Logged(id_, user, asked_at, language, question, via, asked_id, decision, confidence,
+                  [(a, s) for a, s in json.loads(answers)], feedback)

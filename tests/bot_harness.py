@@ -1,0 +1,109 @@
+"""Run the real bot Application in a thread against the fake Bot API, polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.config import Settings
+from fake_bot_api import FakeBotApi
+
+TOKEN = "7000001:AAH-sportello-TEST-token_0123456789abcdefXYZ"
+PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
+SECRET = "webhook-secret-42"
+ADMIN = 900
+
+
+def bot_settings(tmp: Path, built: Settings | None, fake: FakeBotApi, **env: str) -> Settings:
+    """Settings for a bot test: the session's index, a fresh database, the fake server's address."""
+    from conftest import make_settings
+
+    defaults = {
+        "SPORTELLO_PATHS__INDEX": str(built.paths.index if built else tmp / "index"),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "SPORTELLO_TELEGRAM__BASE_URL": fake.base_url,
+        "SPORTELLO_TELEGRAM__BASE_FILE_URL": fake.base_file_url,
+        "SPORTELLO_TELEGRAM__ADMINS": str(ADMIN),
+        "SPORTELLO_TELEGRAM__QUESTIONS_PER_MINUTE": "100",
+        "SPORTELLO_PRIVACY__PSEUDONYM_KEY": PSEUDONYM_KEY,
+    }
+    return make_settings(tmp, **{**defaults, **env})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningBot:
+    """The Application running in its own thread and event loop, as `sportello run` would run it
+    (initialize, post_init, updater, start; then the reverse), so tests can wait synchronously."""
+
+    def __init__(self, settings: Settings, retriever: Any, mode: str = "polling"):
+        self.application: Application = build_application(settings, retriever)
+        self.mode = mode
+        self.webhook_url: str | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="bot", daemon=True)
+
+    def __enter__(self) -> RunningBot:
+        self._thread.start()
+        if not self._ready.wait(120):
+            raise AssertionError("the bot did not start")
+        if self._error:
+            raise self._error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(60)
+        assert not self._thread.is_alive(), "the bot did not stop"
+        if self._error and not exc[0]:
+            raise self._error
+
+    @property
+    def bot_data(self) -> dict:
+        return self.application.bot_data
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        app = self.application
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        await app.initialize()
+        await app.post_init(app)
+        if self.mode == "webhook":
+            port = free_port()
+            self.webhook_url = f"http://127.0.0.1:{port}/sportello/hook"
+            await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="sportello/hook",
+                                            webhook_url=self.webhook_url, secret_token=SECRET,
+                                            allowed_updates=Update.ALL_TYPES)
+        else:
+            await app.updater.start_polling(timeout=1, poll_interval=0, allowed_updates=Update.ALL_TYPES)
+        await app.start()
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            await app.shutdown()
+            await app.post_shutdown(app)
