@@ -7,12 +7,14 @@ replies. The shared services live in `context.bot_data` under the keys below; `a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import datetime, timezone
+from typing import Any
 
 from telegram import (
     InlineKeyboardButton,
@@ -122,11 +124,22 @@ async def forget(update: Update, context: Context) -> None:
     await _send(update, context, Reply(t.forgotten.format(count=count)))
 
 
+def admin_only(callback: Callable[[Update, Context], Any]) -> Callable[[Update, Context], Any]:
+    """Run `callback` for the admins in the settings; anyone else gets the unknown-command reply."""
+
+    @functools.wraps(callback)
+    async def guarded(update: Update, context: Context) -> None:
+        if _is_admin(update, context):
+            await callback(update, context)
+        else:
+            await unknown_command(update, context)
+
+    return guarded
+
+
+@admin_only
 async def reload(update: Update, context: Context) -> None:
     """Load a freshly built index without a restart (admins only); searches in flight finish on the old one."""
-    if not _is_admin(update, context):
-        await unknown_command(update, context)
-        return
     _, t = _lang(update)
     old: Retriever = context.bot_data[RETRIEVER]
     try:
@@ -139,14 +152,16 @@ async def reload(update: Update, context: Context) -> None:
     context.bot_data[RETRIEVER] = new
     logger.info("index reloaded from %s", new.index.folder)
     faqs = len(new.faqs())
-    await _send(update, context, Reply(t.reload_ok.format(faqs=faqs, passages=len(new.index.passages) - faqs)))
+    text = t.reload_ok.format(faqs=faqs, passages=len(new.index.passages) - faqs)
+    if new.index.warning:  # the knowledge files are broken: the last good index was loaded
+        logger.warning(new.index.warning)
+        text += f"\n⚠️ {escape(new.index.warning)}"
+    await _send(update, context, Reply(text))
 
 
+@admin_only
 async def stats(update: Update, context: Context) -> None:
     """Show questions, answered rate, feedback and the top unanswered questions (admins only)."""
-    if not _is_admin(update, context):
-        await unknown_command(update, context)
-        return
     _, t = _lang(update)
     storage: Storage = context.bot_data[STORAGE]
     s = await asyncio.to_thread(storage.stats)
