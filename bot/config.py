@@ -41,11 +41,11 @@ class EmbeddingSettings(_Section):
 
 
 class Calibration(_Section):
-    # Defaults fitted on knowledge/eval/tune.yaml with the default model.
-    bias: float = -4.4193
-    coverage: float = 4.6011  # share of the question's words the knowledge knows
-    dense: float = 1.0115     # cosine of the best passage
-    lexical: float = 1.0214   # BM25 of the best passage, squashed to 0..1
+    # Defaults fitted on knowledge/eval/tune.yaml + tune-extra.yaml with the default model.
+    bias: float = -4.0623
+    coverage: float = 3.9398  # share of the question's words the knowledge knows
+    dense: float = 1.2655     # cosine of the best passage
+    lexical: float = 1.1535   # BM25 of the best passage, squashed to 0..1
 
 
 class RetrievalSettings(_Section):
@@ -61,9 +61,9 @@ class RetrievalSettings(_Section):
     # Reciprocal rank fusion constant.
     rrf_k: int = Field(60, ge=1)
     # Confidence (0..1) at or above which the bot answers; between the two it offers close questions.
-    # Measured with `sportello eval --calibrate knowledge/eval/tune.yaml` (see the README).
-    answer_threshold: float = Field(0.494, ge=0.0, le=1.0)
-    suggest_threshold: float = Field(0.444, ge=0.0, le=1.0)
+    # Measured with `sportello eval --calibrate knowledge/eval/tune*.yaml` (see the README).
+    answer_threshold: float = Field(0.483, ge=0.0, le=1.0)
+    suggest_threshold: float = Field(0.433, ge=0.0, le=1.0)
     # Logistic model turning the hybrid signals into a confidence: the probability that the question
     # is one the knowledge answers. Fitted by `sportello eval --calibrate`.
     calibration: Calibration = Field(default_factory=lambda: Calibration())

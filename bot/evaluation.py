@@ -158,13 +158,14 @@ def sweep(report: Report) -> list[tuple[float, float, float]]:
     return rows
 
 
-def calibrate(retriever: Any, items: list[EvalItem], l2: float = 0.01) -> dict[str, Any]:
+def calibrate(retriever: Any, items: list[EvalItem], min_declined: float = 0.9, l2: float = 0.01) -> dict[str, Any]:
     """Fit the confidence model (logistic regression on the hybrid signals) and choose thresholds.
 
-    The label is "the knowledge answers this question" (in scope). The answer threshold minimises
-    the sum of the two error rates (in-scope declined + out-of-scope answered), taking the middle of
-    the best interval; the suggest threshold is the lowest confidence of an in-scope question, so
-    every answerable question at least gets close questions offered.
+    The label is "the knowledge answers this question" (in scope). The answer threshold is the
+    lowest that still declines at least `min_declined` of the out-of-scope questions: answer as many
+    answerable questions as possible without making things up. It sits halfway between the last
+    out-of-scope confidence it must stay above and the next confidence up, not on a data point. The
+    suggest threshold lets 95% of the in-scope questions at least get close questions offered.
     """
     import numpy as np
 
@@ -190,18 +191,16 @@ def calibrate(retriever: Any, items: list[EvalItem], l2: float = 0.01) -> dict[s
     for _ in range(20000):
         p = 1 / (1 + np.exp(-(x @ w + b)))
         grad = p - y
-        w -= 1.0 * (x.T @ (weights * grad) + l2 * w)
-        b -= 1.0 * float(weights @ grad)
+        w -= x.T @ (weights * grad) + l2 * w
+        b -= float(weights @ grad)
     conf = 1 / (1 + np.exp(-(x @ w + b)))
     inside_conf = conf[y == 1]
-    outside_conf = conf[y == 0]
-    candidates = np.unique(np.round(conf, 3))
-    cuts = np.concatenate([[0.0], (candidates[:-1] + candidates[1:]) / 2, [1.0]])
-    errors = [float((inside_conf < t).mean() + (outside_conf >= t).mean()) for t in cuts]
-    best = min(errors)
-    good = [t for t, e in zip(cuts, errors) if e == best]
-    answer = round(float(good[len(good) // 2]), 3)
-    suggest = round(min(float(inside_conf.min()) - 0.01, answer - 0.05), 3)
+    outside_conf = np.sort(conf[y == 0])[::-1]
+    allowed = int(np.floor((1 - min_declined) * len(outside_conf) + 1e-9))  # out-of-scope we may answer
+    floor_conf = float(outside_conf[allowed])
+    above = conf[conf > floor_conf]
+    answer = round((floor_conf + float(above.min())) / 2 if above.size else min(1.0, floor_conf + 0.01), 3)
+    suggest = round(min(float(np.quantile(inside_conf, 0.05)), answer - 0.05), 3)
     return {
         "calibration": {"bias": round(b, 4), **{n: round(float(v), 4) for n, v in zip(names, w)}},
         "answer_threshold": answer,
@@ -222,6 +221,8 @@ def add_command(command: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--sweep", action="store_true", help="show how the answer threshold trades the two errors")
     p.add_argument("--calibrate", action="store_true",
                    help="fit the confidence model and thresholds on these questions; print the settings")
+    p.add_argument("--min-declined", type=float, default=0.9,
+                   help="with --calibrate: share of out-of-scope questions to decline at least (default 0.9)")
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -230,7 +231,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     items = load_items(args.files)
     retriever = open_retriever(settings)
     if args.calibrate:
-        fitted = calibrate(retriever, items)
+        fitted = calibrate(retriever, items, args.min_declined)
         errors = fitted.pop("errors")
         print("# Fitted on", ", ".join(map(str, args.files)), f"with model {settings.embedding.model}:")
         print(f"# on these questions: in-scope declined {errors['in_scope_declined']:.3f}, "

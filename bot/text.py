@@ -25,8 +25,8 @@ _QUESTION_WORDS = {
     # How people ask, not what about: "che c'entra", "cosa vuol dire", "mi riguarda", "rientro?".
     "centra", "centrano", "entra", "entrano", "vuol", "vuole", "significa", "significato", "dire",
     "riguarda", "riguardano", "rientro", "rientra", "rientrano", "vale", "valgono", "sapete", "sapere",
-    "info", "informazioni", "informazione", "spiegami", "spiegare", "parlami", "parlare", "serve",
-    "servono", "esattamente", "praticamente", "allora", "quindi", "tipo", "ok", "anche", "pure",
+    "info", "informazioni", "informazione", "spiegami", "spiegare", "parlami", "parlare",
+    "esattamente", "praticamente", "allora", "quindi", "tipo", "ok", "anche", "pure",
     "st", "sto", "sta", "ste", "hanno", "fanno", "c era", "gia", "mean", "means", "explain", "know", "want", "need", "get", "find", "anyone", "someone", "please",
 }
 
