@@ -69,8 +69,6 @@ class RetrievalSettings(_Section):
     calibration: Calibration = Field(default_factory=lambda: Calibration())
     # Weight of synonym expansions in lexical scores (the user's own words weigh 1).
     synonym_weight: float = Field(0.2, ge=0.0, le=1.0)
-    # Also append synonyms to the question embedded for dense search.
-    dense_synonyms: bool = False
     # Longest passage, in characters, when splitting document sections at sentence ends.
     chunk_chars: int = Field(700, ge=200)
 

@@ -118,9 +118,9 @@ class Retriever:
         n = len(self.index.passages)
         if not text.content_words(question) or n == 0:
             return SearchResult(question, "decline", 0.0, [])
+        # Synonyms feed the lexical side only: appended to the embedded question they measured worse.
         extra = self.synonyms.extra_terms(question)
-        dense_query = f"{question} {' '.join(extra)}" if extra and self.settings.dense_synonyms else question
-        dense = self._dense_scores(dense_query, n) if mode != "lexical" else np.zeros(n, dtype=np.float32)
+        dense = self._dense_scores(question, n) if mode != "lexical" else np.zeros(n, dtype=np.float32)
         lexical = np.zeros(n, dtype=np.float32)
         stems, coverage = self.index.lexical.query_tokens(question)
         if mode != "dense":
@@ -140,7 +140,6 @@ class Retriever:
         best = order[0]
         signals = {
             "dense": float(dense[best]),
-            "dense_max": float(dense.max()),
             "lexical": float(lexical[best]),
             "coverage": coverage,
             "fused": float(fused[best]),
