@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from bot.errors import KnowledgeError, Problem
+from bot.markdown_doc import read_markdown_document
 from bot.yamlfile import YamlFile, read_yaml
 
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -119,7 +120,9 @@ def knowledge_files(root: Path) -> list[Path]:
         rel = path.relative_to(root)
         if not path.is_file() or rel.parts[0] in IGNORED_DIRS or any(p.startswith(".") for p in rel.parts):
             continue
-        if path.suffix.lower() in {".md", ".txt"}:
+        # Notes and guides (README.md, LEGGIMI.md...) are not knowledge; Markdown documents are.
+        is_document = rel.parts[0] == DOCUMENTS_DIR and not path.name.lower().startswith("readme")
+        if path.suffix.lower() in {".md", ".txt"} and not (is_document and path.suffix.lower() == ".md"):
             continue
         files.append(path)
     return files
@@ -152,9 +155,14 @@ def load_knowledge(root: Path) -> Knowledge:
         kind = _kind(rel)
         if kind is None:
             problems.append(Problem(shown, 1, f"not a knowledge file: expected {AREAS_FILE}, {SYNONYMS_FILE}, "
-                                              f"{DOCUMENTS_DIR}/*.yaml or {FAQ_DIR}/*.yaml"))
+                                              f"{DOCUMENTS_DIR}/*.yaml, {DOCUMENTS_DIR}/*.md or {FAQ_DIR}/*.yaml"))
             continue
-        parsed, parse_problems = read_yaml(path, shown)
+        markdown = kind == "markdown document"
+        if markdown:
+            parsed, parse_problems = read_markdown_document(path, shown)
+            kind = "document"
+        else:
+            parsed, parse_problems = read_yaml(path, shown)
         problems += parse_problems
         if parsed is None:
             documents_broken |= kind == "document"
@@ -167,9 +175,11 @@ def load_knowledge(root: Path) -> Knowledge:
             synonyms += [list(g) for g in model.groups] if model else []
         elif kind == "document":
             model = _validate(parsed, Document, problems)
-            if model:
+            # A Markdown heading without its id was left out: the document is not complete.
+            complete = model is not None and not (markdown and parse_problems)
+            if complete:
                 documents.append((parsed, model))
-            documents_broken |= model is None
+            documents_broken |= not complete
         else:
             model = _validate(parsed, FaqFile, problems)
             if model:
@@ -196,6 +206,8 @@ def _shown(path: Path) -> Path:
 
 
 def _kind(rel: Path) -> str | None:
+    if len(rel.parts) == 2 and rel.parts[0] == DOCUMENTS_DIR and rel.suffix.lower() == ".md":
+        return "markdown document"
     if rel.suffix.lower() not in {".yaml", ".yml"}:
         return None
     if len(rel.parts) == 1:

@@ -43,15 +43,28 @@ def format_location(location: Location) -> str:
     return out
 
 
-def read_yaml(path: Path, shown_as: Path | None = None) -> tuple[YamlFile | None, list[Problem]]:
-    """Parse `path`; return the file, or None with the problems that stopped parsing."""
-    shown = shown_as or path
+def read_text(path: Path, shown: Path) -> tuple[str | None, list[Problem]]:
+    """The file's text, or None with a problem at the line of the first byte that is not UTF-8."""
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, [Problem(shown, line, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")]
+
+
+def read_yaml(path: Path, shown_as: Path | None = None) -> tuple[YamlFile | None, list[Problem]]:
+    """Parse `path`; return the file, or None with the problems that stopped parsing."""
+    shown = shown_as or path
+    text, problems = read_text(path, shown)
+    if text is None:
+        return None, problems
+    return parse_yaml(text, shown)
+
+
+def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | None, list[Problem]]:
+    """Parse YAML text that starts at line `first_line` of file `shown` (for front matter)."""
+    offset = first_line - 1
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -60,15 +73,18 @@ def read_yaml(path: Path, shown_as: Path | None = None) -> tuple[YamlFile | None
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         what = exc.problem or exc.context or "cannot parse"
-        return None, [Problem(shown, line, f"malformed YAML: {what}")]
+        return None, [Problem(shown, line + offset, f"malformed YAML: {what}")]
     except yaml.YAMLError as exc:
-        return None, [Problem(shown, 1, f"malformed YAML: {exc}")]
+        return None, [Problem(shown, first_line, f"malformed YAML: {exc}")]
     finally:
         loader.dispose()
     lines: dict[Location, int] = {}
     problems: list[Problem] = []
     if node is not None:
         _walk(node, (), lines, problems, shown)
+    if offset:
+        lines = {loc: line + offset for loc, line in lines.items()}
+        problems = [Problem(p.path, p.line + offset, p.message) for p in problems]
     return YamlFile(shown, data, lines), problems
 
 
