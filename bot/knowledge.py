@@ -181,9 +181,7 @@ def load_knowledge(root: Path) -> Knowledge:
                 documents.append((parsed, model))
             documents_broken |= not complete
         else:
-            model = _validate(parsed, FaqFile, problems)
-            if model:
-                faqs += [(parsed, i, e) for i, e in enumerate(model.entries)]
+            faqs += [(parsed, i, e) for i, e in _validate_entries(parsed, problems)]
     problems += _cross_check(areas, documents, faqs, files, root, documents_broken)
     if problems:
         raise KnowledgeError(problems)
@@ -231,8 +229,11 @@ _MESSAGES = {
 }
 
 
-def _validate(parsed: YamlFile, model: type[M], problems: list[Problem]) -> M | None:
-    data = parsed.data
+def _validate(
+    parsed: YamlFile, model: type[M], problems: list[Problem], data: Any = None, prefix: tuple[Any, ...] = ()
+) -> M | None:
+    """`data` (default: the whole file) as `model`, or None with its problems; `prefix` locates it."""
+    data = parsed.data if data is None and not prefix else data
     if data is None:
         problems.append(Problem(parsed.path, 1, "the file is empty"))
         return None
@@ -240,7 +241,7 @@ def _validate(parsed: YamlFile, model: type[M], problems: list[Problem]) -> M | 
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            loc = tuple(err["loc"])
+            loc = prefix + tuple(err["loc"])
             kind = err["type"]
             if kind == "string_pattern_mismatch":
                 pattern = err.get("ctx", {}).get("pattern", "")
@@ -252,12 +253,28 @@ def _validate(parsed: YamlFile, model: type[M], problems: list[Problem]) -> M | 
                     else "must be a two-letter language code such as 'it'"
                 )
             elif kind == "extra_forbidden":
-                allowed = _allowed_fields(model, loc[:-1])
+                allowed = _allowed_fields(model, loc[len(prefix):-1])
                 message = _MESSAGES[kind] + (f" (allowed: {', '.join(allowed)})" if allowed else "")
             else:
                 message = _MESSAGES.get(kind, err["msg"])
             problems.append(parsed.problem(loc, message))
         return None
+
+
+def _validate_entries(parsed: YamlFile, problems: list[Problem]) -> list[tuple[int, FaqEntry]]:
+    """The valid entries of a FAQ file. Entries are checked one by one, so a mistake in one entry
+    does not hide the cross-file problems (unknown area, missing section) of the others."""
+    data = parsed.data
+    if not (isinstance(data, dict) and isinstance(data.get("entries"), list)):
+        model = _validate(parsed, FaqFile, problems)
+        return list(enumerate(model.entries)) if model else []
+    _validate(parsed, FaqFile, problems, data={**data, "entries": []}, prefix=())  # the file's own fields
+    valid = []
+    for i, raw in enumerate(data["entries"]):
+        entry = _validate(parsed, FaqEntry, problems, data=raw if raw is not None else {}, prefix=("entries", i))
+        if entry is not None:
+            valid.append((i, entry))
+    return valid
 
 
 def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

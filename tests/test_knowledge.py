@@ -396,3 +396,15 @@ def test_knowledge_hash_follows_the_knowledge_files(knowledge_copy: Path) -> Non
     # So does a renamed file with the same bytes.
     (knowledge_copy / "faq" / "innovazione.yaml").rename(knowledge_copy / "faq" / "innovazione2.yaml")
     assert knowledge_hash(knowledge_copy) != changed
+
+
+def test_a_broken_entry_does_not_hide_the_other_entries_problems(knowledge_copy: Path) -> None:
+    write(knowledge_copy / "faq" / "nuove.yaml",
+          "entries:\n" + faq("rotta", answer='""') + faq("buona", area="turismo") + faq("altra", source=f"{DOC}#boh"))
+    found = [p for p in problems(knowledge_copy) if "nuove.yaml" in p]
+    assert found == [
+        "knowledge/faq/nuove.yaml:4: entries[0].answer: must not be empty",
+        "knowledge/faq/nuove.yaml:10: entries[1].area: unknown area 'turismo' "
+        "(known: innovazione, internazionalizzazione, nuove-imprese, protocollo)",
+        f"knowledge/faq/nuove.yaml:16: entries[2].source: '{DOC}#boh' is not a section of any document",
+    ]
