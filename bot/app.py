@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, Update
+from telegram import BotCommandScopeChat, Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
@@ -127,6 +127,14 @@ def build_application(settings: Settings, retriever: Any = None, storage: Storag
                                                          data[handlers.RETRIEVER].search, "avvio")
         await application.bot.set_my_commands(IT.commands)
         await application.bot.set_my_commands(EN.commands, language_code="en")
+        for admin in settings.telegram.admins:
+            scope = BotCommandScopeChat(admin)
+            try:
+                await application.bot.set_my_commands(IT.commands + IT.admin_commands, scope=scope)
+                await application.bot.set_my_commands(EN.commands + EN.admin_commands, scope=scope,
+                                                      language_code="en")
+            except BadRequest as exc:  # e.g. the admin has not opened a chat with the bot yet
+                logger.info("no admin menu for user %s: %s", admin, exc.message)
         logger.info("bot @%s ready", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:

@@ -55,6 +55,7 @@ class Texts:
     stats: str              # {total}, {answered}, {rate}, {suggested}, {declined}, {up}, {down}, {users}
     stats_unanswered: str
     commands: tuple[tuple[str, str], ...]
+    admin_commands: tuple[tuple[str, str], ...]  # added to the menu of the admins' own chats
 
 
 IT = Texts(
@@ -128,6 +129,10 @@ IT = Texts(
         ("privacy", "Cosa registro di te"),
         ("dimentica", "Cancella le tue domande"),
     ),
+    admin_commands=(
+        ("reload", "Carica l'indice appena ricostruito"),
+        ("stats", "Domande, risposte e riscontri"),
+    ),
 )
 
 EN = Texts(
@@ -200,6 +205,10 @@ EN = Texts(
         ("help", "How to ask a question"),
         ("privacy", "What I store about you"),
         ("forget", "Delete your questions"),
+    ),
+    admin_commands=(
+        ("reload", "Load the freshly built index"),
+        ("stats", "Questions, answers and feedback"),
     ),
 )
 

@@ -73,6 +73,7 @@ class FakeBotApi:
         self.calls: list[Call] = []
         self.messages: dict[int, Sent] = {}  # by message_id (unique across chats here)
         self.commands: dict[str, list[dict]] = {}
+        self.scoped_commands: dict[tuple[Any, str], list[dict]] = {}  # (chat id, language) -> menu
         self.webhook: dict[str, Any] | None = None
         self.webhook_responses: list[int] = []
         self._updates: list[dict] = []
@@ -302,7 +303,12 @@ class FakeBotApi:
             return list(self._updates[: int(params.get("limit") or 100)])
 
     def _api_setMyCommands(self, params: dict) -> bool:
-        self.commands[params.get("language_code") or ""] = params["commands"]
+        scope = params.get("scope")
+        if scope:  # {"type": "chat", "chat_id": ...}: kept apart from the default menus
+            scope = json.loads(scope) if isinstance(scope, str) else scope
+            self.scoped_commands[(scope.get("chat_id"), params.get("language_code") or "")] = params["commands"]
+        else:
+            self.commands[params.get("language_code") or ""] = params["commands"]
         return True
 
     def _api_getMyCommands(self, params: dict) -> list[dict]:

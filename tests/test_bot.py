@@ -98,6 +98,10 @@ def test_start_help_and_a_question_answered_with_source_and_buttons(mode, fake, 
         assert "I'm <b>Sportello</b>" in english.text and retriever.areas[0].title_en in english.text
     assert [c["command"] for c in fake.commands[""]] == [name for name, _ in IT.commands]
     assert [c["command"] for c in fake.commands["en"]] == [name for name, _ in EN.commands]
+    # Admins see /reload and /stats in their own chat's menu; nobody else does.
+    assert [c["command"] for c in fake.scoped_commands[(ADMIN, "")]][-2:] == ["reload", "stats"]
+    assert [c["command"] for c in fake.scoped_commands[(ADMIN, "en")]][-2:] == ["reload", "stats"]
+    assert not any("reload" in str(menu) for menu in fake.commands.values())
     if mode == "webhook":
         assert set(fake.webhook_responses) == {200}
 
