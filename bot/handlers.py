@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -352,7 +353,8 @@ def _addressed_text(message: Message | None, context: Context) -> str | None:
     entities = message.parse_entities([MessageEntity.MENTION]) if message.text else \
         message.parse_caption_entities([MessageEntity.MENTION])
     if any(value.lower() == mention for value in entities.values()):
-        return " ".join(text.replace(f"@{bot.username}", " ").split())
+        # Telegram matches usernames in any case: "@SportelloBot" and "@sportellobot" are both us.
+        return " ".join(re.sub(re.escape(f"@{bot.username}"), " ", text, flags=re.IGNORECASE).split())
     return None
 
 

@@ -67,6 +67,13 @@ def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | 
     offset = first_line - 1
     loader = yaml.SafeLoader(text)
     try:
+        # Aliases (*name) are refused before composing: a self-referencing one makes a cyclic
+        # structure, nested ones grow exponentially, and staff files have no use for either.
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                return None, [Problem(shown, event.start_mark.line + 1 + offset,
+                                      f"aliases (*{event.anchor}) are not supported in knowledge files: "
+                                      "write the value out")]
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:

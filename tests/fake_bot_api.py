@@ -160,9 +160,9 @@ class FakeBotApi:
             entities = []
             if text.startswith("/"):
                 entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
-            mention = f"@{BOT_USERNAME}"
-            if mention in text:
-                entities.append({"type": "mention", "offset": _utf16_len(text[: text.index(mention)]),
+            mention = f"@{BOT_USERNAME}".lower()  # Telegram matches usernames in any case
+            if mention in text.lower():
+                entities.append({"type": "mention", "offset": _utf16_len(text[: text.lower().index(mention)]),
                                  "length": _utf16_len(mention)})
             if entities:
                 msg["entities"] = entities

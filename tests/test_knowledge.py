@@ -408,3 +408,10 @@ def test_a_broken_entry_does_not_hide_the_other_entries_problems(knowledge_copy:
         "(known: innovazione, internazionalizzazione, nuove-imprese, protocollo)",
         f"knowledge/faq/nuove.yaml:16: entries[2].source: '{DOC}#boh' is not a section of any document",
     ]
+
+
+def test_yaml_aliases_are_refused_with_their_line(knowledge_copy: Path) -> None:
+    write(knowledge_copy / "faq" / "alias.yaml", "# ciclo\nentries: &a\n  - *a\n")
+    assert problems(knowledge_copy) == [
+        "knowledge/faq/alias.yaml:3: aliases (*a) are not supported in knowledge files: write the value out"
+    ]
