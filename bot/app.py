@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommandScopeChat, Update
-from telegram.error import BadRequest, InvalidToken, NetworkError, TimedOut
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -29,6 +28,7 @@ from bot.answers import CallbackData
 from bot.config import Settings
 from bot.errors import ConfigError, SportelloError
 from bot.messages import EN, IT
+from bot.retrieval import Retriever
 from bot.storage import KEY_HELP, Storage
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 # Loggers that may write request URLs, which carry the bot token.
 URL_LOGGERS = ("httpx", "httpcore")
 NETWORK_RETRIES = 5       # retries of a Bot API call after a network error or a 5xx
-STARTUP_RETRY_MAX = 60.0  # seconds between start-up attempts while Telegram is unreachable
 
 TOKEN_HELP = (
     "no Telegram bot token: create a bot with @BotFather, then set TELEGRAM_BOT_TOKEN "
@@ -119,9 +118,7 @@ def build_application(settings: Settings, retriever: Any = None, storage: Storag
     async def post_init(application: Application) -> None:
         data = application.bot_data
         if data.get(handlers.RETRIEVER) is None:
-            from bot.cli import open_retriever
-
-            data[handlers.RETRIEVER] = await asyncio.to_thread(open_retriever, settings, False)
+            data[handlers.RETRIEVER] = await asyncio.to_thread(load_retriever, settings)
         # One search now, so the first user does not wait for lazy loading.
         await asyncio.get_running_loop().run_in_executor(data[handlers.EXECUTOR],
                                                          data[handlers.RETRIEVER].search, "avvio")
@@ -133,8 +130,8 @@ def build_application(settings: Settings, retriever: Any = None, storage: Storag
                 await application.bot.set_my_commands(IT.commands + IT.admin_commands, scope=scope)
                 await application.bot.set_my_commands(EN.commands + EN.admin_commands, scope=scope,
                                                       language_code="en")
-            except BadRequest as exc:  # e.g. the admin has not opened a chat with the bot yet
-                logger.info("no admin menu for user %s: %s", admin, exc.message)
+            except TelegramError as exc:  # e.g. the admin has not opened a chat with the bot yet
+                logger.info("one admin's command menu was not set: %s", exc.message)  # no user id in logs
         logger.info("bot @%s ready", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:
@@ -202,10 +199,16 @@ def add_command(command: Callable[..., argparse.ArgumentParser]) -> None:
     report.add_argument("--limit", type=int, default=50, help="how many questions to list (default 50)")
 
 
+def load_retriever(settings: Settings) -> Retriever:
+    """The index in use, refused when missing or stale; a broken knowledge folder is logged."""
+    retriever = Retriever.open(settings)
+    if retriever.index.warning:
+        logger.warning(retriever.index.warning)
+    return retriever
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the bot until interrupted."""
-    from bot.cli import open_retriever
-
     tg = settings.telegram
     if args.webhook:
         tg.webhook_url = args.webhook_url or tg.webhook_url
@@ -214,28 +217,23 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         if not tg.webhook_url:
             raise ConfigError("webhook mode needs a URL: --webhook-url or SPORTELLO_TELEGRAM__WEBHOOK_URL")
     check_settings(settings)  # fail fast, before the slow model and index load
-    retriever = open_retriever(settings, build_if_missing=False)  # a missing or stale index is refused
-    delay = 1.0
-    while True:
-        application = build_application(settings, retriever)
-        try:
-            if args.webhook:
-                secret = tg.secret_token.get_secret_value() if tg.secret_token else None
-                application.run_webhook(
-                    listen=tg.listen, port=tg.port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
-                    webhook_url=tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
-                    close_loop=False,
-                )
-            else:
-                application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1, close_loop=False)
-            return 0
-        except InvalidToken:
-            raise SportelloError("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN (from @BotFather)") from None
-        except NetworkError as exc:
-            # Start-up (getMe) failed: Telegram or the network is down. Wait and try again.
-            logger.warning("cannot reach Telegram at start-up (%s); retrying in %.0fs", exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, STARTUP_RETRY_MAX)
+    retriever = load_retriever(settings)  # a missing or stale index is refused
+    application = build_application(settings, retriever)
+    # bootstrap_retries=-1: while Telegram or the network is down at start-up, python-telegram-bot
+    # keeps retrying (with its own back-off) instead of exiting.
+    try:
+        if args.webhook:
+            secret = tg.secret_token.get_secret_value() if tg.secret_token else None
+            application.run_webhook(
+                listen=tg.listen, port=tg.port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
+                webhook_url=tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
+                bootstrap_retries=-1, close_loop=False,
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1, close_loop=False)
+    except InvalidToken:
+        raise SportelloError("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN (from @BotFather)") from None
+    return 0
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:

@@ -197,7 +197,10 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None
         fields = model[0].model_fields
         if key not in fields:
             raise ConfigError(f"{name}: unknown setting {section}.{key}")
-        _section(data, section)[key] = _env_value(name, raw, fields[key].annotation)
+        annotation = fields[key].annotation
+        if not raw.strip() and typing.get_origin(annotation) is not list:
+            continue  # an empty variable leaves the setting alone (it must not wipe TELEGRAM_BOT_TOKEN)
+        _section(data, section)[key] = _env_value(name, raw, annotation)
 
 
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -210,7 +213,16 @@ def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _env_value(name: str, raw: str, annotation: Any) -> Any:
-    # Lists (e.g. admin ids) are written as YAML ("[1, 2]" or "1,2"); scalars go to pydantic as text.
+    # Lists (e.g. admin ids) are written as YAML ("[1, 2]" or "1,2"), and so are nested settings
+    # ("{bias: -4, coverage: 3.9}"); scalars go to pydantic as text.
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected fields in YAML form, e.g. '{{name: value}}', got {raw!r}")
+        return value
     if typing.get_origin(annotation) is list:
         try:
             value = yaml.safe_load(raw)

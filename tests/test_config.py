@@ -178,3 +178,20 @@ def test_config_option_on_a_command(
 def test_cli_reports_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"], {"SPORTELLO_PATHS__NOPE": "x"}) == 1
     assert "sportello: SPORTELLO_PATHS__NOPE: unknown setting paths.nope" in capsys.readouterr().err
+
+
+def test_an_empty_override_leaves_the_setting_alone(tmp_path: Path) -> None:
+    settings = Settings.load(
+        None, {"TELEGRAM_BOT_TOKEN": "123:abc", "SPORTELLO_TELEGRAM__TOKEN": "", "SPORTELLO_EMBEDDING__DEVICE": " "},
+        cwd=tmp_path,
+    )
+    assert settings.telegram.token is not None and settings.telegram.token.get_secret_value() == "123:abc"
+    assert settings.embedding.device == "cpu"
+
+
+def test_nested_settings_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.load(None, {"SPORTELLO_RETRIEVAL__CALIBRATION": "{bias: -4, coverage: 3.5}"}, cwd=tmp_path)
+    assert settings.retrieval.calibration.bias == -4
+    assert settings.retrieval.calibration.coverage == 3.5
+    with pytest.raises(ConfigError, match="SPORTELLO_RETRIEVAL__CALIBRATION"):
+        Settings.load(None, {"SPORTELLO_RETRIEVAL__CALIBRATION": "[1, 2]"}, cwd=tmp_path)
