@@ -111,7 +111,7 @@ IT = Texts(
     ),
     privacy_questions="Le più recenti:",
     privacy_none="Di te non ho nessuna domanda registrata.",
-    forgotten="Fatto: ho cancellato {count} domande registrate a tuo nome.",
+    forgotten="Fatto: ho cancellato le {count} domande registrate con il tuo pseudonimo.",
     reload_ok="Indice ricaricato: {faqs} domande frequenti, {passages} brani.",
     reload_failed="Non ho ricaricato l'indice, resta in uso quello di prima: {error}",
     stats=(
@@ -188,7 +188,7 @@ EN = Texts(
     ),
     privacy_questions="The most recent:",
     privacy_none="I have no questions stored from you.",
-    forgotten="Done: I deleted {count} questions stored under your pseudonym.",
+    forgotten="Done: I deleted the {count} questions stored under your pseudonym.",
     reload_ok="Index reloaded: {faqs} frequent questions, {passages} passages.",
     reload_failed="Index not reloaded, the previous one stays in use: {error}",
     stats=(

@@ -72,7 +72,7 @@ def tokens(text: str) -> list[str]:
 
 
 class Synonyms:
-    """Groups of equivalent terms; a query mentioning one term is expanded with the others."""
+    """Groups of equivalent terms; a query mentioning one term is widened with the others."""
 
     def __init__(self, groups: Iterable[Iterable[str]]):
         self.groups = [[normalise(term) for term in group if normalise(term)] for group in groups]
@@ -85,11 +85,6 @@ class Synonyms:
             if any(f" {term} " in padded for term in group):
                 extra += [term for term in group if f" {term} " not in padded and term not in extra]
         return extra
-
-    def expand(self, text: str) -> str:
-        """`text` followed by the extra terms of the groups it mentions."""
-        extra = self.extra_terms(text)
-        return f"{text} {' '.join(extra)}" if extra else text
 
 
 def correct(words: list[str], vocabulary: set[str], max_distance: int = 1) -> list[str]:
