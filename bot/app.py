@@ -209,6 +209,8 @@ def load_retriever(settings: Settings) -> Retriever:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the bot until interrupted."""
+    # A service's log should say when it is ready and when the index is reloaded, without -v.
+    logging.getLogger("bot").setLevel(min(logging.getLogger("bot").getEffectiveLevel(), logging.INFO))
     tg = settings.telegram
     if args.webhook:
         tg.webhook_url = args.webhook_url or tg.webhook_url
