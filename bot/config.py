@@ -52,7 +52,7 @@ class RetrievalSettings(_Section):
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     # How many answers to show (the best plus alternatives).
     top_k: int = Field(3, ge=1, le=10)
-    # Candidates taken from each retriever before fusion.
+    # With rrf fusion: how deep each ranking counts (the weighted sum scores every passage).
     candidates: int = Field(30, ge=1)
     # How dense and lexical scores are combined: a weighted sum (cosine + BM25 scaled to the query's
     # best) or reciprocal rank fusion. Chosen by `sportello eval`; see the README.
