@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.cli import open_retriever
+from bot.search.service import open_retriever
 from bot.config import Settings
 from bot.evaluation import load_items
 
@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     settings = Settings.load(None, {}, cwd=REPO)
-    retriever = open_retriever(settings)
+    retriever, _ = open_retriever(settings, build_if_missing=True)
     questions = [i.question for i in load_items(sorted((REPO / "knowledge" / "eval").glob("*.yaml")))]
     retriever.search(questions[0])  # warm up
 

@@ -1,10 +1,14 @@
-"""The `sportello` command. Turns the project's errors into clear messages and exit codes.
+"""The `sportello` command: every subcommand, with clear messages and exit codes.
+
+It turns the project's errors into messages; nothing imports it.
 
 argparse (standard library) is enough for a handful of subcommands and keeps `main(argv)` easy to
 call in-process from the tests, which then load the model once instead of once per command.
 """
 
 from __future__ import annotations
+
+import faiss  # noqa: F401 - first, before anything imports torch (their OpenMP runtimes clash)
 
 import argparse
 import json
@@ -13,10 +17,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot import index as search_index  # first: imports faiss before anything imports torch
+import yaml
+
 from bot.config import Settings
-from bot.errors import IndexMissing, KnowledgeError, SportelloError
+from bot.errors import EvalFileError, KnowledgeError, SportelloError
+
+if TYPE_CHECKING:
+    from bot.search.retriever import Retriever, SearchResult
 
 logger = logging.getLogger("bot")
 
@@ -38,6 +47,13 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             print(problem, file=sys.stderr)
         count = len(exc.problems)
         print(f"{count} problem{'s' if count != 1 else ''} found; nothing was built.", file=sys.stderr)
+        return EXIT_ERROR
+    except EvalFileError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        count = len(exc.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} in the question sets; nothing was measured.",
+              file=sys.stderr)
         return EXIT_ERROR
     except SportelloError as exc:
         print(f"sportello: {exc}", file=sys.stderr)
@@ -74,20 +90,24 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print a machine-readable result")
     ask.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default: settings)")
     command("chat", cmd_chat, "ask questions in a loop, for staff to try the knowledge")
-    _add_more_commands(command)
+    p = command("eval", cmd_eval, "measure answer quality on question sets (YAML: - {q: ..., expect: [regex]})")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    p.add_argument("--compare", action="store_true", help="run dense, lexical and hybrid side by side")
+    p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], help="retrieval mode (default: settings)")
+    p.add_argument("--sweep", action="store_true", help="show how the answer threshold trades the two errors")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the confidence model and thresholds on these questions; print the settings")
+    p.add_argument("--min-declined", type=float, default=0.9,
+                   help="with --calibrate: share of out-of-scope questions to decline at least (default 0.9)")
+    run = command("run", cmd_run, "run the Telegram bot (long polling, or a webhook with --webhook)")
+    run.add_argument("--webhook", action="store_true", help="receive updates on a webhook instead of polling")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts to (default: telegram.webhook_url)")
+    run.add_argument("--listen", help="address the webhook server listens on (default: telegram.listen)")
+    run.add_argument("--port", type=int, help="port of the webhook server (default: telegram.port)")
+    report = command("report", cmd_report, "list the questions the bot could not answer, most frequent first")
+    report.add_argument("--limit", type=int, default=50, help="how many questions to list (default 50)")
     return parser
-
-
-def _add_more_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
-    """Commands that live in their own modules (evaluation, the Telegram bot)."""
-    from bot import evaluation  # light: heavy imports happen inside the command
-
-    evaluation.add_command(command)
-    try:
-        from bot import app
-    except ImportError:  # pragma: no cover - the bot module is always shipped
-        return
-    app.add_command(command)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -104,7 +124,7 @@ def _configure_logging(verbose: bool) -> None:
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     """Check the knowledge files."""
-    from bot.knowledge import load_knowledge
+    from bot.knowledge.load import load_knowledge
 
     knowledge = load_knowledge(settings.paths.knowledge)
     print(
@@ -117,7 +137,8 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """Build the index and switch it in."""
-    from bot.embedding import Embedder
+    from bot.search import index as search_index
+    from bot.search.embedding import Embedder
 
     folder = search_index.build(settings, Embedder(settings.embedding), progress=sys.stderr.isatty())
     meta = search_index.read_meta(settings.paths.index)
@@ -130,28 +151,22 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def open_retriever(settings: Settings, build_if_missing: bool = True):  # noqa: ANN201 - Retriever
-    """Load the retriever, building the index first if there is none yet."""
-    from bot.embedding import Embedder
-    from bot.retrieval import Retriever
+def _retriever(settings: Settings) -> Retriever:
+    """The retriever for these settings, building the index first if there is none yet."""
+    from bot.search.service import open_retriever
 
-    embedder = Embedder(settings.embedding)
-    try:
-        retriever = Retriever.open(settings, embedder)
-    except IndexMissing:
-        if not build_if_missing:
-            raise
-        print("No index yet: building it from the knowledge files…", file=sys.stderr)
-        search_index.build(settings, embedder, progress=sys.stderr.isatty())
-        retriever = Retriever.open(settings, embedder)
-    if retriever.index.warning:
-        print(f"sportello: warning: {retriever.index.warning}", file=sys.stderr)
+    retriever, warnings = open_retriever(
+        settings, build_if_missing=True, progress=sys.stderr.isatty(),
+        before_build=lambda: print("No index yet: building it from the knowledge files…", file=sys.stderr),
+    )
+    for warning in warnings:
+        print(f"sportello: warning: {warning}", file=sys.stderr)
     return retriever
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer one question."""
-    retriever = open_retriever(settings)
+    retriever = _retriever(settings)
     result = retriever.search(args.question, mode=args.mode)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -162,7 +177,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Ask questions in a loop until an empty line or end of input."""
-    retriever = open_retriever(settings)
+    retriever = _retriever(settings)
     interactive = sys.stdin.isatty()
     if interactive:
         print("Sportello — scrivi una domanda (riga vuota o Ctrl-D per uscire).")
@@ -178,7 +193,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def format_result(result, contact: str) -> str:  # noqa: ANN001 - SearchResult
+def format_result(result: SearchResult, contact: str) -> str:
     """A result as plain text for the terminal, in Italian like the bot."""
     lines: list[str] = []
     if result.answered:
@@ -199,6 +214,71 @@ def format_result(result, contact: str) -> str:  # noqa: ANN001 - SearchResult
 def _short(text: str, limit: int = 240) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Measure answer quality, or fit the confidence model with --calibrate."""
+    from bot import evaluation
+
+    items = evaluation.load_items(args.files)
+    retriever = _retriever(settings)
+    if args.calibrate:
+        fitted = evaluation.calibrate(retriever, items, args.min_declined)
+        errors = fitted.pop("errors")
+        print("# Fitted on", ", ".join(map(str, args.files)), f"with model {settings.embedding.model}:")
+        print(f"# on these questions: in-scope declined {errors['in_scope_declined']:.3f}, "
+              f"out-of-scope answered {errors['out_of_scope_answered']:.3f}")
+        print("# Put this in sportello.yaml, then check on a held-back set with `sportello eval`.")
+        print(yaml.safe_dump({"retrieval": fitted}, sort_keys=False).rstrip())
+        return EXIT_OK
+    modes = list(evaluation.MODES) if args.compare else [args.mode or settings.retrieval.mode]
+    reports = [evaluation.evaluate(retriever, items, mode) for mode in modes]
+    if args.json:
+        out = {"files": [str(f) for f in args.files], "model": settings.embedding.model,
+               "reports": [r.to_json() for r in reports]}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"Model: {settings.embedding.model} — {len(items)} questions from {', '.join(map(str, args.files))}")
+    if not args.compare:
+        print(evaluation.per_question_text(reports[0]))
+    print(evaluation.table_text(reports))
+    if args.sweep:
+        print(evaluation.sweep_text(reports[-1]))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the Telegram bot until interrupted."""
+    from bot.telegram.app import run_bot
+
+    # A service's log should say when it is ready and when the index is reloaded, without -v.
+    logging.getLogger("bot").setLevel(min(logging.getLogger("bot").getEffectiveLevel(), logging.INFO))
+    tg = settings.telegram
+    if args.webhook:
+        tg.webhook_url = args.webhook_url or tg.webhook_url
+        tg.listen = args.listen or tg.listen
+        tg.port = args.port or tg.port
+    run_bot(settings, webhook=args.webhook)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the unanswered questions with how often they were asked."""
+    from bot.storage import Storage
+
+    storage = Storage.from_settings(settings)
+    try:
+        rows = storage.unanswered(args.limit)
+        stats = storage.stats()
+    finally:
+        storage.close()
+    print(f"{stats.total} questions, {stats.answered} answered ({stats.answered_rate:.0%}), "
+          f"feedback 👍 {stats.up} 👎 {stats.down}.")
+    if rows:
+        print("Unanswered, most frequent first:")
+        for question, count in rows:
+            print(f"{count:5d}  {question}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

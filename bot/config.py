@@ -46,12 +46,19 @@ class Calibration(_Section):
     coverage: float = 3.9398  # share of the question's words the knowledge knows
     dense: float = 1.2655     # cosine of the best passage
     lexical: float = 1.1535   # BM25 of the best passage, squashed to 0..1
+    # The BM25 score that counts as half-strong lexical evidence: BM25 / (BM25 + lexical_half) squashes
+    # it to 0..1 before the weights above apply, so it belongs to the fitted model.
+    lexical_half: float = Field(2.0, gt=0.0)
 
 
 class RetrievalSettings(_Section):
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     # How many answers to show (the best plus alternatives).
     top_k: int = Field(3, ge=1, le=10)
+    # How many related questions go under an answer, and how many close questions ("Forse cercavi")
+    # are offered when the bot does not answer.
+    related: int = Field(3, ge=0, le=10)
+    suggestions: int = Field(3, ge=0, le=10)
     # With rrf fusion: how deep each ranking counts (the weighted sum scores every passage).
     candidates: int = Field(30, ge=1)
     # How dense and lexical scores are combined: a weighted sum (cosine + BM25 scaled to the query's
@@ -80,6 +87,8 @@ class TelegramSettings(_Section):
     base_file_url: str = "https://api.telegram.org/file/bot"
     admins: list[int] = Field(default_factory=list)
     questions_per_minute: int = Field(10, ge=1)
+    # Example questions offered as buttons by /start (one per area, up to this many).
+    examples: int = Field(3, ge=0, le=10)
     # Webhook mode (`sportello run --webhook`).
     webhook_url: str | None = None
     listen: str = "127.0.0.1"

@@ -22,14 +22,32 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
-class KnowledgeError(SportelloError):
-    """The knowledge files have one or more mistakes; all of them are listed."""
+class ProblemsError(SportelloError):
+    """Files with one or more mistakes; all of them are listed, each with its file and line."""
+
+    what = "the files"
 
     def __init__(self, problems: list[Problem]):
         self.problems = sorted(problems, key=lambda p: (str(p.path), p.line, p.message))
         count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the knowledge files"
+        head = f"{count} problem{'s' if count != 1 else ''} in {self.what}"
         super().__init__(head + ":\n" + "\n".join(str(p) for p in self.problems))
+
+
+class KnowledgeError(ProblemsError):
+    """The knowledge files have mistakes: nothing is built from them."""
+
+    what = "the knowledge files"
+
+
+class EvalFileError(ProblemsError):
+    """A question set for `sportello eval` has mistakes."""
+
+    what = "the question sets"
+
+
+class ImportFailed(SportelloError):
+    """An import could not read its input at all (not a bad record: those are reported one by one)."""
 
 
 class ConfigError(SportelloError):

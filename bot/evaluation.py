@@ -1,20 +1,18 @@
-"""`sportello eval`: measure answer quality on question sets (hit@k, MRR, abstention)."""
+"""Measure answer quality on question sets (hit@k, MRR, abstention) and fit the confidence model."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import numpy as np
 
-from bot.config import Settings
-from bot.errors import KnowledgeError, Problem
-from bot.yamlfile import read_yaml
+from bot.errors import EvalFileError, Problem
+from bot.knowledge.yamlfile import read_yaml
+from bot.search.retriever import Retriever, features
 
 MODES = ("dense", "lexical", "hybrid")
 
@@ -73,7 +71,7 @@ def load_items(paths: Sequence[Path]) -> list[EvalItem]:
                         problems.append(parsed.problem((i, "expect", j), f"invalid regex: {exc}"))
             items.append(EvalItem(q.strip(), patterns, f"{parsed.path}:{parsed.line_of((i,))}"))
     if problems:
-        raise KnowledgeError(problems)
+        raise EvalFileError(problems)
     return items
 
 
@@ -129,7 +127,7 @@ class Report:
         }
 
 
-def evaluate(retriever: Any, items: list[EvalItem], mode: str) -> Report:
+def evaluate(retriever: Retriever, items: list[EvalItem], mode: str) -> Report:
     """Ask every question in `mode` and compare with what was expected."""
     report = Report(mode)
     for item in items:
@@ -158,7 +156,7 @@ def sweep(report: Report) -> list[tuple[float, float, float]]:
     return rows
 
 
-def calibrate(retriever: Any, items: list[EvalItem], min_declined: float = 0.9, l2: float = 0.01) -> dict[str, Any]:
+def calibrate(retriever: Retriever, items: list[EvalItem], min_declined: float = 0.9, l2: float = 0.01) -> dict[str, Any]:
     """Fit the confidence model (logistic regression on the hybrid signals) and choose thresholds.
 
     The label is "the knowledge answers this question" (in scope). The answer threshold is the
@@ -167,19 +165,16 @@ def calibrate(retriever: Any, items: list[EvalItem], min_declined: float = 0.9, 
     out-of-scope confidence it must stay above and the next confidence up, not on a data point. The
     suggest threshold lets 95% of the in-scope questions at least get close questions offered.
     """
-    import numpy as np
-
-    from bot.retrieval import features
-
     inside = [i for i in items if i.in_scope]
     outside = [i for i in items if not i.in_scope]
     if not inside or not outside:
-        raise KnowledgeError([Problem(Path(items[0].where.split(":")[0]) if items else Path("."), 0,
+        raise EvalFileError([Problem(Path(items[0].where.split(":")[0]) if items else Path("."), 0,
                                       "calibration needs both in-scope and out-of-scope questions")])
     names = ["coverage", "dense", "lexical"]
     rows, labels = [], []
     for item in items:
-        f = features(retriever.search(item.question, mode="hybrid").signals)
+        f = features(retriever.search(item.question, mode="hybrid").signals,
+                     retriever.settings.calibration.lexical_half)
         rows.append([f[n] for n in names])
         labels.append(1.0 if item.in_scope else 0.0)
     x = np.asarray(rows)
@@ -210,52 +205,10 @@ def calibrate(retriever: Any, items: list[EvalItem], min_declined: float = 0.9, 
     }
 
 
-# --- command --------------------------------------------------------------------------------------
+# --- text reports ---------------------------------------------------------------------------------
 
-def add_command(command: Callable[..., argparse.ArgumentParser]) -> None:
-    p = command("eval", cmd_eval, "measure answer quality on question sets (YAML: - {q: ..., expect: [regex]})")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--json", action="store_true", help="print a machine-readable report")
-    p.add_argument("--compare", action="store_true", help="run dense, lexical and hybrid side by side")
-    p.add_argument("--mode", choices=MODES, help="retrieval mode (default: settings)")
-    p.add_argument("--sweep", action="store_true", help="show how the answer threshold trades the two errors")
-    p.add_argument("--calibrate", action="store_true",
-                   help="fit the confidence model and thresholds on these questions; print the settings")
-    p.add_argument("--min-declined", type=float, default=0.9,
-                   help="with --calibrate: share of out-of-scope questions to decline at least (default 0.9)")
-
-
-def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli import open_retriever
-
-    items = load_items(args.files)
-    retriever = open_retriever(settings)
-    if args.calibrate:
-        fitted = calibrate(retriever, items, args.min_declined)
-        errors = fitted.pop("errors")
-        print("# Fitted on", ", ".join(map(str, args.files)), f"with model {settings.embedding.model}:")
-        print(f"# on these questions: in-scope declined {errors['in_scope_declined']:.3f}, "
-              f"out-of-scope answered {errors['out_of_scope_answered']:.3f}")
-        print("# Put this in sportello.yaml, then check on a held-back set with `sportello eval`.")
-        print(yaml.safe_dump({"retrieval": fitted}, sort_keys=False).rstrip())
-        return 0
-    modes = list(MODES) if args.compare else [args.mode or settings.retrieval.mode]
-    reports = [evaluate(retriever, items, mode) for mode in modes]
-    if args.json:
-        out: dict[str, Any] = {"files": [str(f) for f in args.files], "model": settings.embedding.model}
-        out["reports"] = [r.to_json() for r in reports]
-        print(json.dumps(out, ensure_ascii=False, indent=2))
-        return 0
-    print(f"Model: {settings.embedding.model} — {len(items)} questions from {', '.join(map(str, args.files))}")
-    if not args.compare:
-        print(_per_question(reports[0]))
-    print(_table(reports))
-    if args.sweep:
-        print(_sweep_table(reports[-1]))
-    return 0
-
-
-def _per_question(report: Report) -> str:
+def per_question_text(report: Report) -> str:
+    """One line per question: right or wrong, confidence, where it is, what came first."""
     lines = []
     for o in report.outcomes:
         if o.item.in_scope:
@@ -268,7 +221,8 @@ def _per_question(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(reports: list[Report]) -> str:
+def table_text(reports: list[Report]) -> str:
+    """The metrics of one or more modes side by side."""
     names = ["hit@1", "hit@3", "mrr", "answered_right", "out_of_scope_declined", "in_scope_wrongly_declined"]
     header = f"{'metric':<28}" + "".join(f"{r.mode:>10}" for r in reports)
     rows = [header, "-" * len(header)]
@@ -280,7 +234,8 @@ def _table(reports: list[Report]) -> str:
     return "\n".join(rows)
 
 
-def _sweep_table(report: Report) -> str:
+def sweep_text(report: Report) -> str:
+    """How the answer threshold trades wrongly declined for out-of-scope declined."""
     rows = [f"\nAnswer threshold sweep ({report.mode}):", f"{'threshold':>10} {'in-scope declined':>18} {'out-of-scope declined':>22}"]
     for t, wrongly, declined in sweep(report)[::5]:
         rows.append(f"{t:>10.2f} {wrongly:>18.3f} {declined:>22.3f}")

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import ConfigError
-from bot.retrieval import SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -121,18 +120,18 @@ class Storage:
 
     # --- writing ----------------------------------------------------------------------------------
 
-    def log(self, user_id: int, language: str, question: str, result: SearchResult, via: str = "text",
-            asked_id: str | None = None) -> int:
-        """Record a question and what was answered; return its id (used by the feedback buttons)."""
-        shown = result.answers if result.answered else result.suggestions
-        answers = json.dumps([[h.passage.id, round(h.score, 4)] for h in shown])
+    def log(self, user_id: int, language: str, question: str, decision: str, confidence: float,
+            shown: list[tuple[str, float]], via: str = "text", asked_id: str | None = None) -> int:
+        """Record a question, the decision and the (passage id, score) pairs shown; return its id
+        (used by the feedback buttons)."""
+        answers = json.dumps([[pid, round(score, 4)] for pid, score in shown])
         now = self._clock()
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO questions (user, asked_at, language, question, via, asked_id, decision, "
                 "confidence, answers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.pseudonym(user_id), now, language, question, via, asked_id, result.decision,
-                 round(result.confidence, 4), answers),
+                (self.pseudonym(user_id), now, language, question, via, asked_id, decision,
+                 round(confidence, 4), answers),
             )
             row_id = int(cursor.lastrowid)
         if now - self._last_purge > PURGE_EVERY:
@@ -177,11 +176,6 @@ class Storage:
             rows = self._db.execute(
                 "SELECT * FROM questions WHERE user = ? ORDER BY asked_at DESC, id DESC", (self.pseudonym(user_id),)
             ).fetchall()
-        return [_logged(r) for r in rows]
-
-    def all_questions(self) -> list[Logged]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM questions ORDER BY id").fetchall()
         return [_logged(r) for r in rows]
 
     def stats(self) -> Stats:

@@ -11,7 +11,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application
+from bot.telegram.app import build_application
 from bot.config import Settings
 from fake_bot_api import FakeBotApi
 

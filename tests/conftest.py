@@ -9,13 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from bot import index as search_index
+from bot.search import index as search_index
 from bot.config import Settings
-from bot.embedding import Embedder
-from bot.retrieval import Retriever
+from bot.search.embedding import Embedder
+from bot.search.retriever import Retriever
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
+# Tests that use these fixtures need the embedding model or a running bot: they are `slow`, and
+# `pytest -m "not slow"` leaves them out for quick edits.
+SLOW_FIXTURES = {"embedder", "fake"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that loads the model or runs the bot as slow."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def make_settings(tmp: Path, knowledge: Path = KNOWLEDGE, **env: str) -> Settings:

@@ -7,16 +7,17 @@ import faiss  # noqa: F401 - before torch
 import logging
 import re
 import shutil
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from bot import handlers
-from bot import index as search_index
-from bot.messages import EN, IT
-from bot.retrieval import Retriever
-from bot.storage import Storage
+from bot.search import index as search_index
+from bot.telegram.texts import EN, IT
+from bot.search.retriever import Retriever
+from bot.storage import Logged, Storage
+from bot.telegram.services import services
 from conftest import KNOWLEDGE
 from bot_harness import ADMIN, PSEUDONYM_KEY, SECRET, TOKEN, RunningBot, bot_settings
 from fake_bot_api import BOT_USERNAME, FakeBotApi
@@ -53,6 +54,14 @@ def settings(tmp_path: Path, built_settings, fake: FakeBotApi):
 
 def _db(settings) -> Storage:
     return Storage(settings.paths.database, PSEUDONYM_KEY.encode(), 180)
+
+
+def _logged(settings) -> list[Logged]:
+    """Every logged question, oldest first, read from the database file."""
+    with sqlite3.connect(settings.paths.database) as db:
+        ids = [i for (i,) in db.execute("SELECT id FROM questions ORDER BY id")]
+    storage = _db(settings)
+    return [storage.get(i) for i in ids]
 
 
 def _answers_to(fake: FakeBotApi, chat_id: int, count: int):
@@ -129,7 +138,28 @@ def test_topics_browse_area_then_question_then_back(fake, settings, retriever):
         fake.wait(lambda: menu.edits == 2, what="back to the topics")
         assert menu.text == IT.topics
     assert len(fake.calls_to("answerCallbackQuery")) == 3
-    # /topics in English lists the English titles.
+
+
+def test_topics_in_english_list_the_english_titles(fake, settings, retriever):
+    with RunningBot(settings, retriever):
+        fake.message("/topics", user_id=43, lang="en")
+        menu = fake.wait_sent(1, 43)[0]
+    assert menu.text == EN.topics
+    assert [t for t, _ in menu.buttons()] == [a.title_en for a in retriever.areas]
+    assert all(a.title_en != a.title for a in retriever.areas)  # so the check tells the languages apart
+
+
+def test_tampered_or_expired_buttons_are_answered_politely(fake, settings, retriever):
+    with RunningBot(settings, retriever):
+        fake.message(QUESTION)
+        answer = fake.wait_sent(1, 42)[0]
+        for data in ("more:not-a-number", "fb:?:1", "cont:999999:10", "ask:faq:gone-since-reload",
+                     "area:nowhere", "~ff", "nonsense"):
+            fake.tap(answer, data)
+        fake.wait(lambda: len(fake.calls_to("answerCallbackQuery")) == 7, what="every tap answered")
+    answered = [c.params.get("text") for c in fake.calls_to("answerCallbackQuery")]
+    assert answered == [IT.expired] * 7
+    assert len(fake.sent(42)) == 1  # no reply was sent for any of them
 
 
 def test_feedback_is_recorded_and_the_buttons_go(fake, settings, retriever):
@@ -147,7 +177,7 @@ def test_feedback_is_recorded_and_the_buttons_go(fake, settings, retriever):
         fake.wait(lambda: first.edits and second.edits, what="feedback buttons removed")
         assert not any(t in ("👍", "👎") for t, _ in first.buttons() + second.buttons())
         assert any(t == "Altre risposte" for t, _ in first.buttons())
-    rows = {r.question: r.feedback for r in _db(settings).all_questions()}
+    rows = {r.question: r.feedback for r in _logged(settings)}
     assert rows == {QUESTION: 1, "start up innovative": -1}
     texts = [c.params.get("text") for c in fake.calls_to("answerCallbackQuery")]
     assert IT.feedback_up in texts and IT.feedback_down in texts
@@ -176,7 +206,7 @@ def test_out_of_scope_question_is_declined_honestly(fake, settings, retriever):
     assert _esc(settings.messages.contact) in reply.text
     assert not any(t in ("👍", "👎", "Altre risposte") for t, _ in reply.buttons())
     assert "Fonte" not in reply.text
-    [row] = _db(settings).all_questions()
+    [row] = _logged(settings)
     assert row.decision != "answer" and row.question == OUT_OF_SCOPE
 
 
@@ -210,7 +240,7 @@ def test_photo_sticker_voice_and_document_get_a_polite_text_only_reply(fake, set
             fake.message(None, extra=extra)
         replies = fake.wait_sent(4, 42)
     assert [r.text for r in replies] == [IT.text_only] * 4
-    assert _db(settings).all_questions() == []
+    assert _logged(settings) == []
 
 
 def test_a_5000_character_message_gets_one_reply_under_the_limit(fake, settings, retriever):
@@ -235,7 +265,7 @@ def test_markup_characters_are_escaped_everywhere(fake, settings, retriever):
         privacy = fake.wait_sent(3, 42)[2]
     assert not [c for c in fake.calls if c.status == 400], "Telegram would have refused a message"
     assert "&lt;b&gt;&amp;&lt;/b&gt; &lt;i&gt;aiuti" in privacy.text
-    assert {r.question for r in _db(settings).all_questions()} == {nasty, "<b>&" * 500}
+    assert {r.question for r in _logged(settings)} == {nasty, "<b>&" * 500}
 
 
 def test_group_messages_are_answered_only_when_addressed(fake, settings, retriever):
@@ -258,7 +288,7 @@ def test_group_messages_are_answered_only_when_addressed(fake, settings, retriev
     assert second.reply_to == reply["message"]["message_id"]
     assert replies[3].text.startswith(IT.no_answer)
     assert len(fake.sent(group)) == 4
-    questions = [r.question for r in _db(settings).all_questions()]
+    questions = [r.question for r in _logged(settings)]
     assert questions == [QUESTION, "start up innovative", OUT_OF_SCOPE]  # the mention is stripped
 
 
@@ -282,7 +312,7 @@ def test_unknown_command_and_rate_limit(fake, tmp_path, built_settings, retrieve
             fake.message(q)
         replies = fake.wait_sent(4, 42)[1:]
     assert sum(r.text == IT.too_many.format(per_minute=2) for r in replies) == 1
-    assert len(_db(settings).all_questions()) == 2
+    assert len(_logged(settings)) == 2
 
 
 # --- admin ----------------------------------------------------------------------------------------
@@ -328,12 +358,12 @@ def test_admin_reload_during_a_stream_of_questions_loses_none(fake, own_index, e
             fake.wait_sent(1, 100 + n)
         fake.message("/stats", user_id=ADMIN)
         stats = fake.wait_sent(2, ADMIN)[1]
-        assert running.bot_data[handlers.RETRIEVER] is not retriever, reload_reply.text
+        assert services(running.bot_data).retriever is not retriever, reload_reply.text
         fake.message("di che colore era il cavallo bianco di napoleone", user_id=200)  # only the new index knows
         assert fake.wait_sent(1, 200)[0].text.startswith("Bianco: la risposta è nella domanda.")
     assert reload_reply.text.startswith("Indice ricaricato: ")
     assert all(len(fake.sent(100 + n)) == 1 for n in range(len(questions)))
-    assert Counter(r.question for r in _db(settings).all_questions()) == Counter(
+    assert Counter(r.question for r in _logged(settings)) == Counter(
         questions + ["di che colore era il cavallo bianco di napoleone"])
     assert f"Domande: {len(questions)} da {len(questions)} utenti" in stats.text
     assert _esc(OUT_OF_SCOPE.lower()) in stats.text  # the unanswered list
@@ -344,7 +374,7 @@ def test_non_admin_reload_and_stats_get_the_unknown_command_reply(fake, settings
         fake.message("/reload")
         fake.message("/stats")
         replies = fake.wait_sent(2, 42)
-        assert running.bot_data[handlers.RETRIEVER] is retriever
+        assert services(running.bot_data).retriever is retriever
     assert [r.text for r in replies] == [IT.unknown_command] * 2
 
 
@@ -370,7 +400,7 @@ def test_privacy_and_forget(fake, settings, retriever):
     assert forgotten.text == IT.forgotten.format(count=2)
     assert IT.privacy_none in after.text
     assert fake.calls_to("answerCallbackQuery")[0].params.get("text") == IT.expired  # its buttons expire
-    rows = _db(settings).all_questions()
+    rows = _logged(settings)
     assert [r.question for r in rows] == ["aiuti export"]
     assert [r.user for r in rows] == [_db(settings).pseudonym(50)]
     assert len(rows[0].user) == 64 and "50" != rows[0].user
@@ -431,8 +461,9 @@ def test_run_refuses_without_token_key_or_index(tmp_path, capsys):
 def test_run_with_an_invalid_token_is_a_clear_error(fake, built_settings, retriever, tmp_path, capsys, monkeypatch,
                                                     caplog):
     from bot import cli
+    from bot.telegram import app
 
-    monkeypatch.setattr(cli, "open_retriever", lambda settings, build_if_missing=True: retriever)
+    monkeypatch.setattr(app, "load_retriever", lambda settings: retriever)
     env = {"SPORTELLO_PATHS__INDEX": str(built_settings.paths.index),
            "SPORTELLO_PATHS__DATABASE": str(tmp_path / "db"),
            "SPORTELLO_TELEGRAM__BASE_URL": fake.base_url,
@@ -455,7 +486,7 @@ def _esc(text: str) -> str:
 
 
 def test_esc_helper_matches_the_bot():
-    from bot.answers import escape
+    from bot.telegram.replies import escape
 
     assert _esc("<a & 'b'>") == escape("<a & 'b'>") == "&lt;a &amp; 'b'&gt;"
     assert re.fullmatch(r"[^<>]*", _esc("<>"))

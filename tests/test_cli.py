@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from conftest import KNOWLEDGE
 
-import bot.embedding
-from bot import index as search_index
+import bot.search.embedding
+import bot.search.service
+from bot.search import index as search_index
 from bot.cli import format_result, main
 from bot.config import EmbeddingSettings, Settings
-from bot.embedding import Embedder
-from bot.retrieval import Retriever
+from bot.search.embedding import Embedder
+from bot.search.retriever import Retriever
 
 INTERNATIONAL = "Ci sono aiuti per l'internazionalizzazione delle imprese?"
 OUT_OF_SCOPE = "Qual è la capitale dell'Australia?"
@@ -28,12 +29,13 @@ ABOUT_EXPORT = ("internazionalizzazione", "export", "estero")
 @pytest.fixture(autouse=True)
 def one_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
     """Commands get the session's already-loaded model instead of loading it again each time."""
-    real = bot.embedding.Embedder
+    real = bot.search.embedding.Embedder
 
     def shared(settings: EmbeddingSettings) -> Embedder:
         return embedder if settings == embedder.settings else real(settings)
 
-    monkeypatch.setattr(bot.embedding, "Embedder", shared)
+    monkeypatch.setattr(bot.search.embedding, "Embedder", shared)
+    monkeypatch.setattr(bot.search.service, "Embedder", shared)
 
 
 def environ(tmp_path: Path, knowledge: Path = KNOWLEDGE, index: Path | None = None) -> dict[str, str]:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bot.config import DEFAULT_MODEL, EmbeddingSettings
-from bot.embedding import DEFAULT_MODEL_SHA256, Embedder, resolve_model, weights_sha256
+from bot.search.embedding import DEFAULT_MODEL_SHA256, Embedder, resolve_model, weights_sha256
 from bot.errors import ModelUnavailable
 
 # The official SHA-256 of all-MiniLM-L6-v2's model.safetensors, written out here on purpose: the
@@ -79,7 +79,6 @@ def test_vectors_are_normalised_float32_of_dimension_384(embedder: Embedder) -> 
 
 def test_prompts_are_prepended(embedder: Embedder) -> None:
     prompted = Embedder(EmbeddingSettings(query_prompt="query: ", passage_prompt="passage: "))
-    prompted._model = embedder.model  # the same weights, already loaded
     text = "aiuti alle nuove imprese"
     np.testing.assert_allclose(
         prompted.encode_queries([text])[0], embedder.encode_queries(["query: " + text])[0], atol=1e-5

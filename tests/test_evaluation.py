@@ -9,9 +9,9 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings
-from bot.errors import KnowledgeError
+from bot.errors import EvalFileError
 from bot.evaluation import EvalItem, Outcome, Report, calibrate, evaluate, load_items
-from bot.retrieval import Retriever
+from bot.search.retriever import Retriever
 
 SMALL_SET = """\
 - q: "chi ha firmato il protocollo"
@@ -54,7 +54,7 @@ def test_load_items_reports_every_mistake_with_its_line(tmp_path: Path) -> None:
         "- q: ok\n  expect: ['(unclosed']\n- q: ''\n  expect: null\n- q: x\n- q: y\n  expect: 3\n  extra: 1\n",
         encoding="utf-8",
     )
-    with pytest.raises(KnowledgeError) as caught:
+    with pytest.raises(EvalFileError) as caught:
         load_items([bad, tmp_path / "missing.yaml"])
     lines = [str(p) for p in caught.value.problems]
     assert any(line.startswith(f"{bad}:2:") and "invalid regex" in line for line in lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 from pathlib import Path
@@ -11,12 +12,13 @@ import numpy as np
 import pytest
 from conftest import KNOWLEDGE, make_settings
 
-from bot import index as search_index
+from bot.search import index as search_index
 from bot.config import Settings
-from bot.embedding import Embedder
+from bot.search.embedding import Embedder
 from bot.errors import IndexBusy, IndexMismatch, IndexMissing, KnowledgeError
-from bot.knowledge import knowledge_hash, load_knowledge, passages
-from bot.retrieval import Retriever
+from bot.knowledge.load import knowledge_hash, load_knowledge
+from bot.search.passages import passages
+from bot.search.retriever import Retriever
 
 INTERNATIONAL = "Ci sono aiuti per l'internazionalizzazione delle imprese?"
 
@@ -72,9 +74,9 @@ def test_load_round_trip(built_settings: Settings, embedder: Embedder) -> None:
     loaded = search_index.load(built_settings, embedder)
     expected = passages(load_knowledge(KNOWLEDGE), built_settings.retrieval.chunk_chars)
     assert loaded.passages == expected
-    assert loaded.dense.ntotal == loaded.meta["counts"]["vectors"] == len(loaded.dense_rows)
-    assert loaded.dense.d == 384
-    assert loaded.dense_rows.max() == len(expected) - 1
+    assert loaded.dense.size == loaded.meta["counts"]["vectors"] == len(loaded.dense.rows)
+    assert loaded.dense.dimension == 384
+    assert loaded.dense.rows.max() == len(expected) - 1
     assert {a.id for a in loaded.areas} >= {"internazionalizzazione", "innovazione", "nuove-imprese"}
     assert loaded.synonyms == load_knowledge(KNOWLEDGE).synonyms
 
@@ -83,8 +85,8 @@ def test_every_faq_question_finds_its_own_entry(built_settings: Settings, embedd
     loaded = search_index.load(built_settings, embedder)
     faqs = [p for p in loaded.passages if p.kind == "faq"]
     vectors = embedder.encode_queries([p.question for p in faqs])
-    scores, rows = loaded.dense.search(vectors, 1)
-    found = [loaded.passages[loaded.dense_rows[r]].id for r in rows[:, 0]]
+    scores, rows = loaded.dense.index.search(vectors, 1)
+    found = [loaded.passages[loaded.dense.rows[r]].id for r in rows[:, 0]]
     assert found == [p.id for p in faqs]
     np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-4)  # inner product of normalised vectors
 
@@ -148,7 +150,9 @@ def test_a_build_failing_midway_leaves_current_and_no_temporary_folder(
 def test_a_second_concurrent_build_is_refused(tmp_path: Path, small_knowledge: Path, embedder: Embedder) -> None:
     settings = make_settings(tmp_path, small_knowledge)
     settings.paths.index.mkdir()
-    with search_index._build_lock(settings.paths.index):
+    # Another process holding the build lock (an flock on index/.build.lock).
+    with open(settings.paths.index / ".build.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
         with pytest.raises(IndexBusy, match="another build is running"):
             search_index.build(settings, embedder)
         assert not (settings.paths.index / search_index.BUILDS).exists()
@@ -216,6 +220,28 @@ def test_other_weights_of_the_same_model(built_settings: Settings, tmp_path: Pat
     edit_meta(root, model__weights_sha256="0" * 64)
     settings = make_settings(tmp_path, SPORTELLO_PATHS__INDEX=str(root))
     with pytest.raises(IndexMismatch, match="other weights.*sportello build"):
+        search_index.load(settings, embedder)
+
+
+def test_other_chunk_size_in_the_settings(built_settings: Settings, tmp_path: Path, embedder: Embedder) -> None:
+    settings = make_settings(
+        tmp_path, SPORTELLO_PATHS__INDEX=str(built_settings.paths.index), SPORTELLO_RETRIEVAL__CHUNK_CHARS="500"
+    )
+    with pytest.raises(IndexMismatch, match="passages of 700 characters.*500.*run `sportello build`"):
+        search_index.load(settings, embedder)
+
+
+def test_an_index_built_with_another_analyzer_is_refused(
+    built_settings: Settings, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.search import analyzer
+
+    root = copy_index(built_settings, tmp_path)
+    settings = make_settings(tmp_path, SPORTELLO_PATHS__INDEX=str(root))
+    assert search_index.load(settings, embedder).folder.parent.parent == root
+    # A new stop word changes which words the BM25 index holds: the old index no longer fits.
+    monkeypatch.setattr(analyzer, "STOPWORDS", analyzer.STOPWORDS | {"impresa"})
+    with pytest.raises(IndexMismatch, match="another text analyzer.*run `sportello build`"):
         search_index.load(settings, embedder)
 
 

@@ -8,7 +8,8 @@ import pytest
 from conftest import KNOWLEDGE
 
 from bot.errors import KnowledgeError
-from bot.knowledge import chunk_text, knowledge_hash, load_knowledge, passages, split_sentences
+from bot.knowledge.load import knowledge_hash, load_knowledge
+from bot.search.passages import chunk_text, passages, split_sentences
 
 DOC = "protocollo-rt-unioncamere"
 

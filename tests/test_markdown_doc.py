@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import KnowledgeError
-from bot.knowledge import knowledge_files, load_knowledge, passages
+from bot.knowledge.load import knowledge_files, load_knowledge
+from bot.search.passages import passages
 
 GOOD = """\
 ---

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.messages import EN, IT, language, texts
+from bot.telegram.texts import EN, IT, language, texts
 
 
 def test_language_from_telegram_code():

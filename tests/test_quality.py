@@ -9,7 +9,7 @@ from __future__ import annotations
 from conftest import KNOWLEDGE
 
 from bot.evaluation import evaluate, load_items
-from bot.retrieval import Retriever
+from bot.search.retriever import Retriever
 
 HOLDOUT = KNOWLEDGE / "eval" / "holdout.yaml"
 

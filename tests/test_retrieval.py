@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 
 from bot.config import RetrievalSettings
-from bot.retrieval import Retriever, features
+from bot.search.retriever import Retriever, features
 
 INTERNATIONAL = re.compile(r"internazionalizz|export|estero", re.I)
 
@@ -19,24 +18,30 @@ def tuned(retriever: Retriever) -> Retriever:
     return Retriever(retriever.index, retriever.embedder, retriever.settings.model_copy(deep=True))
 
 
-def test_fusion_weighted_combines_cosine_and_scaled_bm25(tuned: Retriever) -> None:
+def _ids(result) -> list[str]:
+    return [h.passage.id for h in result.ranking]
+
+
+@pytest.mark.parametrize("question", ["vendere all estero", "chi ha firmato l'accordo", "startup innovative"])
+def test_weighted_fusion_weight_moves_the_ranking_between_its_two_parts(tuned: Retriever, question: str) -> None:
     tuned.settings.fusion = "weighted"
-    tuned.settings.dense_weight = 0.6
-    dense = np.array([0.9, 0.2, 0.5], dtype=np.float32)
-    lexical = np.array([0.0, 8.0, 4.0], dtype=np.float32)
-    fused = tuned._fuse(dense, lexical, "hybrid")
-    assert fused == pytest.approx([0.54, 0.12 + 0.4, 0.30 + 0.2])
-    assert tuned._fuse(dense, lexical, "lexical") == pytest.approx([0.0, 1.0, 0.5])
-    assert tuned._fuse(dense, lexical, "dense") == pytest.approx(dense)
+    dense = tuned.search(question, mode="dense").ranking
+    tuned.settings.dense_weight = 1.0
+    assert [h.passage.id for h in tuned.search(question).ranking][:5] == [h.passage.id for h in dense][:5]
+    lexical = tuned.search(question, mode="lexical")
+    tuned.settings.dense_weight = 0.0
+    hybrid = tuned.search(question)
+    assert _ids(hybrid) == _ids(lexical)
 
 
-def test_fusion_rrf_gives_one_to_a_passage_first_in_both(tuned: Retriever) -> None:
+def test_rrf_fusion_ranks_first_what_both_retrievers_rank_first(tuned: Retriever) -> None:
     tuned.settings.fusion = "rrf"
-    dense = np.array([0.9, 0.2, 0.5], dtype=np.float32)
-    lexical = np.array([6.0, 0.0, 4.0], dtype=np.float32)
-    fused = tuned._fuse(dense, lexical, "hybrid")
-    assert fused[0] == pytest.approx(1.0)
-    assert fused[0] > fused[2] > fused[1] > 0  # passage 1 only counts for its dense rank
+    question = "Ci sono aiuti per l'internazionalizzazione delle imprese?"
+    dense, lexical = tuned.search(question, mode="dense"), tuned.search(question, mode="lexical")
+    hybrid = tuned.search(question)
+    if dense.ranking[0].passage.id == lexical.ranking[0].passage.id:
+        assert hybrid.ranking[0].passage.id == dense.ranking[0].passage.id
+    assert hybrid.ranking[0].passage.id in {dense.ranking[0].passage.id, lexical.ranking[0].passage.id}
 
 
 def test_answers_internationalisation_with_source(retriever: Retriever) -> None:
@@ -97,12 +102,18 @@ def test_thresholds_come_from_settings(tuned: Retriever) -> None:
     assert tuned.search(question).decision == "answer"
 
 
-def test_confidence_is_the_calibrated_logistic_of_the_signals(retriever: Retriever) -> None:
-    result = retriever.search("quali sono gli ambiti del protocollo")
-    f = features(result.signals)
-    c = retriever.settings.calibration
-    z = c.bias + c.coverage * f["coverage"] + c.dense * f["dense"] + c.lexical * f["lexical"]
-    assert result.confidence == pytest.approx(1 / (1 + np.exp(-z)), rel=1e-5)
+def test_confidence_follows_the_calibration(tuned: Retriever) -> None:
+    question = "quali sono gli ambiti del protocollo"
+    base = tuned.search(question).confidence
+    assert 0.0 < base < 1.0
+    tuned.settings.calibration.bias += 1.0  # more prior belief: more confident, same ranking
+    assert tuned.search(question).confidence > base
+    tuned.settings.calibration.bias -= 1.0
+    tuned.settings.calibration.lexical_half = 1000.0  # BM25 evidence squashed to nothing
+    assert tuned.search(question).confidence < base
+    # The features are squashed to 0..1 whatever the raw scores.
+    f = features({"lexical": 1e6, "dense": 2.0, "coverage": 1.0}, 2.0)
+    assert 0.99 < f["lexical"] <= 1.0 and f["coverage"] == 1.0
 
 
 def test_unknown_words_lower_coverage(retriever: Retriever) -> None:

@@ -11,23 +11,25 @@ import sqlite3
 import pytest
 
 from bot.errors import ConfigError
-from bot.knowledge import Passage
-from bot.retrieval import Hit, SearchResult
 from bot.storage import Storage
 from conftest import make_settings
 
 KEY = b"secret-key"
 
 
-def _result(decision: str = "answer") -> SearchResult:
-    p = Passage("faq:x", "faq", "t", "T", "H", "a", "d#s", question="q")
-    hits = [Hit(p, 0.8, 0.8, 1.0)]
-    return SearchResult("q", decision, 0.8 if decision == "answer" else 0.1, hits if decision == "answer" else [])
+def _result(decision: str = "answer") -> tuple[str, float, list[tuple[str, float]]]:
+    """(decision, confidence, shown) as the bot logs them."""
+    return decision, 0.8 if decision == "answer" else 0.1, [("faq:x", 0.8)] if decision == "answer" else []
+
+
+def all_questions(path) -> list[str]:
+    """Every logged question, read straight from the database file."""
+    return [q for (q,) in sqlite3.connect(path).execute("SELECT question FROM questions ORDER BY id")]
 
 
 def test_user_ids_are_stored_only_as_keyed_hashes(tmp_path):
     db = Storage(tmp_path / "s.db", KEY, 180)
-    db.log(123456789, "it", "aiuti export", _result())
+    db.log(123456789, "it", "aiuti export", *_result())
     raw = sqlite3.connect(tmp_path / "s.db").execute("SELECT * FROM questions").fetchall()
     assert "123456789" not in repr(raw)
     assert raw[0][1] == hmac.new(KEY, b"123456789", hashlib.sha256).hexdigest()
@@ -36,31 +38,31 @@ def test_user_ids_are_stored_only_as_keyed_hashes(tmp_path):
 
 def test_feedback_only_on_own_question_and_forget_erases_only_that_user(tmp_path):
     db = Storage(tmp_path / "s.db", KEY, 180)
-    mine = db.log(1, "it", "a", _result())
-    db.log(1, "it", "b", _result("decline"))
-    theirs = db.log(2, "en", "c", _result())
+    mine = db.log(1, "it", "a", *_result())
+    db.log(1, "it", "b", *_result("decline"))
+    theirs = db.log(2, "en", "c", *_result())
     assert db.feedback(mine, 1, 1) and not db.feedback(theirs, 1, -1)
     assert db.get(mine).feedback == 1 and db.get(theirs).feedback is None
     assert db.forget(1) == 2
-    assert [r.question for r in db.all_questions()] == ["c"]
+    assert all_questions(tmp_path / "s.db") == ["c"]
     assert db.user_questions(1) == []
 
 
 def test_retention_deletes_old_questions(tmp_path):
     now = [1_000_000_000.0]
     db = Storage(tmp_path / "s.db", KEY, 30, clock=lambda: now[0])
-    db.log(1, "it", "old", _result())
+    db.log(1, "it", "old", *_result())
     now[0] += 31 * 86400
-    db.log(1, "it", "new", _result())  # a write more than an hour later also purges
-    assert [r.question for r in db.all_questions()] == ["new"]
+    db.log(1, "it", "new", *_result())  # a write more than an hour later also purges
+    assert all_questions(tmp_path / "s.db") == ["new"]
 
 
 def test_stats_and_unanswered(tmp_path):
     db = Storage(tmp_path / "s.db", KEY, 180)
-    q = db.log(1, "it", "a", _result())
+    q = db.log(1, "it", "a", *_result())
     db.feedback(q, 1, -1)
-    db.log(2, "it", "Capitale Australia", _result("decline"))
-    db.log(3, "it", "capitale australia ", _result("decline"))
+    db.log(2, "it", "Capitale Australia", *_result("decline"))
+    db.log(3, "it", "capitale australia ", *_result("decline"))
     s = db.stats()
     assert (s.total, s.answered, s.declined, s.down, s.users) == (3, 1, 2, 1, 3)
     assert db.unanswered() == [("capitale australia", 2)]
@@ -76,7 +78,7 @@ def test_report_command_lists_unanswered(tmp_path, capsys):
 
     env = {"SPORTELLO_PATHS__DATABASE": str(tmp_path / "s.db"), "SPORTELLO_PRIVACY__PSEUDONYM_KEY": "k"}
     db = Storage(tmp_path / "s.db", b"k", 180)
-    db.log(1, "it", "dove sono i bandi", _result("decline"))
+    db.log(1, "it", "dove sono i bandi", *_result("decline"))
     db.close()
     assert main(["report"], env) == 0
     out = capsys.readouterr().out

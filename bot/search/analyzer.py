@@ -1,7 +1,13 @@
-"""Text normalisation for lexical search: accents, apostrophes, stop words, stems, synonyms, typos."""
+"""Text analysis for lexical search: accents, apostrophes, stop words, stems, synonyms, typos.
+
+What it does to words shapes the BM25 index, so its `fingerprint()` is saved with every index and a
+change refuses an index built before it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -46,8 +52,24 @@ def normalise(text: str) -> str:
 STOPWORDS = frozenset(normalise(w) for w in (*STOPWORDS_ITALIAN, *STOPWORDS_EN)) | _QUESTION_WORDS
 
 
+# Bump when normalise(), content_words() or tokens() change behaviour in a way the word lists and
+# stemmer settings below do not show.
+ANALYZER_VERSION = 1
+STEM_LANGUAGE = "italian"
+
+
+def fingerprint() -> str:
+    """A digest of everything that decides how text becomes index terms."""
+    shape = {
+        "version": ANALYZER_VERSION,
+        "stemmer": [STEM_LANGUAGE, str(getattr(Stemmer, "version", ""))],
+        "stopwords": sorted(STOPWORDS),
+    }
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
+
+
 @lru_cache(maxsize=2)
-def _stemmer(language: str = "italian") -> Stemmer.Stemmer:
+def _stemmer(language: str = STEM_LANGUAGE) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(language)
 
 

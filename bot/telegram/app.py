@@ -1,17 +1,16 @@
-"""Wire the Telegram bot: build_application(settings) -> Application, and `sportello run` / `report`."""
+"""Wire the Telegram bot: build_application(settings) -> Application, and run_bot() for `sportello run`."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommandScopeChat, Update
+from telegram import BotCommandScopeChat, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
@@ -19,17 +18,19 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     filters,
 )
 
-from bot import handlers
-from bot.answers import CallbackData
 from bot.config import Settings
 from bot.errors import ConfigError, SportelloError
-from bot.messages import EN, IT
-from bot.retrieval import Retriever
+from bot.search.retriever import Retriever
+from bot.search.service import open_retriever
 from bot.storage import KEY_HELP, Storage
+from bot.telegram import buttons, handlers
+from bot.telegram.services import KEY, QuestionLimit, Services
+from bot.telegram.texts import EN, IT
 
 logger = logging.getLogger(__name__)
 
@@ -109,19 +110,26 @@ def check_settings(settings: Settings) -> str:
     return token
 
 
-def build_application(settings: Settings, retriever: Any = None, storage: Storage | None = None) -> Application:
+def build_application(settings: Settings, retriever: Retriever | None = None,
+                      storage: Storage | None = None) -> Application:
     """The bot: handlers, rate limits and services; the retriever is loaded in post_init unless given."""
     token = check_settings(settings)
     storage = storage or Storage.from_settings(settings)  # refuses to run without a pseudonym key
     protect_token(token)
 
+    services = Services(
+        settings=settings,
+        storage=storage,
+        executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="search"),
+        retriever=retriever,
+        limit=QuestionLimit(settings.telegram.questions_per_minute),
+    )
+
     async def post_init(application: Application) -> None:
-        data = application.bot_data
-        if data.get(handlers.RETRIEVER) is None:
-            data[handlers.RETRIEVER] = await asyncio.to_thread(load_retriever, settings)
+        if services.retriever is None:
+            services.retriever = await asyncio.to_thread(load_retriever, settings)
         # One search now, so the first user does not wait for lazy loading.
-        await asyncio.get_running_loop().run_in_executor(data[handlers.EXECUTOR],
-                                                         data[handlers.RETRIEVER].search, "avvio")
+        await asyncio.get_running_loop().run_in_executor(services.executor, services.search.search, "avvio")
         await application.bot.set_my_commands(IT.commands)
         await application.bot.set_my_commands(EN.commands, language_code="en")
         for admin in settings.telegram.admins:
@@ -135,7 +143,7 @@ def build_application(settings: Settings, retriever: Any = None, storage: Storag
         logger.info("bot @%s ready", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:
-        application.bot_data[handlers.EXECUTOR].shutdown(wait=True)
+        services.executor.shutdown(wait=True)
         storage.close()
 
     application = (
@@ -144,25 +152,19 @@ def build_application(settings: Settings, retriever: Any = None, storage: Storag
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
         .rate_limiter(RetryingRateLimiter())
+        # Every reply is Telegram HTML without link previews: said once here, not on every send.
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(True)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data.update({
-        handlers.SETTINGS: settings,
-        handlers.RETRIEVER: retriever,
-        handlers.STORAGE: storage,
-        handlers.EXECUTOR: ThreadPoolExecutor(max_workers=1, thread_name_prefix="search"),
-        handlers.RESULTS: OrderedDict(),
-        handlers.CALLBACKS: CallbackData(),
-        handlers.LIMIT: handlers.QuestionLimit(settings.telegram.questions_per_minute),
-    })
-    add_handlers(application)
+    application.bot_data[KEY] = services
+    add_handlers(application, services)
     return application
 
 
-def add_handlers(application: Application) -> None:
+def add_handlers(application: Application, services: Services) -> None:
     """Register the callbacks; order matters (commands before free text)."""
     new = filters.UpdateType.MESSAGE  # an edited command is not run again
     messages = filters.UpdateType.MESSAGES  # messages and their edits; channel posts are ignored
@@ -182,49 +184,40 @@ def add_handlers(application: Application) -> None:
     media = (filters.PHOTO | filters.Sticker.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO
              | filters.VIDEO_NOTE | filters.Document.ALL | filters.ANIMATION | filters.LOCATION | filters.CONTACT)
     application.add_handler(MessageHandler(new & media, handlers.not_text))
-    application.add_handler(CallbackQueryHandler(handlers.button))
+    on_button = {
+        buttons.Feedback: handlers.on_feedback,
+        buttons.More: handlers.on_more,
+        buttons.Continue: handlers.on_continue,
+        buttons.Ask: handlers.on_ask,
+        buttons.Topic: handlers.on_topic,
+        buttons.Topics: handlers.on_topics,
+    }
+    for kind, callback in on_button.items():
+        application.add_handler(CallbackQueryHandler(callback, pattern=services.callbacks.pattern(kind)))
+    application.add_handler(CallbackQueryHandler(handlers.on_stale_button))
     application.add_error_handler(handlers.error_handler)
-
-
-# --- the `sportello run` and `sportello report` commands -------------------------------------------
-
-def add_command(command: Callable[..., argparse.ArgumentParser]) -> None:
-    """Add the bot's commands to the `sportello` CLI."""
-    run = command("run", cmd_run, "run the Telegram bot (long polling, or a webhook with --webhook)")
-    run.add_argument("--webhook", action="store_true", help="receive updates on a webhook instead of polling")
-    run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts to (default: telegram.webhook_url)")
-    run.add_argument("--listen", help="address the webhook server listens on (default: telegram.listen)")
-    run.add_argument("--port", type=int, help="port of the webhook server (default: telegram.port)")
-    report = command("report", cmd_report, "list the questions the bot could not answer, most frequent first")
-    report.add_argument("--limit", type=int, default=50, help="how many questions to list (default 50)")
 
 
 def load_retriever(settings: Settings) -> Retriever:
     """The index in use, refused when missing or stale; a broken knowledge folder is logged."""
-    retriever = Retriever.open(settings)
-    if retriever.index.warning:
-        logger.warning(retriever.index.warning)
+    retriever, warnings = open_retriever(settings)
+    for warning in warnings:
+        logger.warning(warning)
     return retriever
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the bot until interrupted."""
-    # A service's log should say when it is ready and when the index is reloaded, without -v.
-    logging.getLogger("bot").setLevel(min(logging.getLogger("bot").getEffectiveLevel(), logging.INFO))
+def run_bot(settings: Settings, webhook: bool = False) -> None:
+    """Run the bot until interrupted (long polling, or a webhook server)."""
     tg = settings.telegram
-    if args.webhook:
-        tg.webhook_url = args.webhook_url or tg.webhook_url
-        tg.listen = args.listen or tg.listen
-        tg.port = args.port or tg.port
-        if not tg.webhook_url:
-            raise ConfigError("webhook mode needs a URL: --webhook-url or SPORTELLO_TELEGRAM__WEBHOOK_URL")
+    if webhook and not tg.webhook_url:
+        raise ConfigError("webhook mode needs a URL: --webhook-url or SPORTELLO_TELEGRAM__WEBHOOK_URL")
     check_settings(settings)  # fail fast, before the slow model and index load
     retriever = load_retriever(settings)  # a missing or stale index is refused
     application = build_application(settings, retriever)
     # bootstrap_retries=-1: while Telegram or the network is down at start-up, python-telegram-bot
     # keeps retrying (with its own back-off) instead of exiting.
     try:
-        if args.webhook:
+        if webhook:
             secret = tg.secret_token.get_secret_value() if tg.secret_token else None
             application.run_webhook(
                 listen=tg.listen, port=tg.port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
@@ -235,21 +228,3 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1, close_loop=False)
     except InvalidToken:
         raise SportelloError("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN (from @BotFather)") from None
-    return 0
-
-
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the unanswered questions with how often they were asked."""
-    storage = Storage.from_settings(settings)
-    try:
-        rows = storage.unanswered(args.limit)
-        stats = storage.stats()
-    finally:
-        storage.close()
-    print(f"{stats.total} questions, {stats.answered} answered ({stats.answered_rate:.0%}), "
-          f"feedback 👍 {stats.up} 👎 {stats.down}.")
-    if rows:
-        print("Unanswered, most frequent first:")
-        for question, count in rows:
-            print(f"{count:5d}  {question}")
-    return 0

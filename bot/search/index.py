@@ -20,25 +20,26 @@ from pathlib import Path
 from typing import Any
 
 import faiss  # imported here first, before torch, everywhere: their OpenMP runtimes clash otherwise
-import numpy as np
 
-from bot import __version__, text
+from bot import __version__
 from bot.config import Settings
-from bot.embedding import Embedder
+from bot.search.embedding import Embedder
 from bot.errors import IndexBusy, IndexMismatch, IndexMissing, KnowledgeError
-from bot.knowledge import Area, Knowledge, Passage, knowledge_hash, load_knowledge, passages
-from bot.lexical import LexicalIndex
+from bot.knowledge.load import knowledge_hash, load_knowledge
+from bot.knowledge.schema import Area, Knowledge
+from bot.search import analyzer
+from bot.search.dense import DenseIndex
+from bot.search.passages import Passage, passages
+from bot.search.lexical import LexicalIndex
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the analyzer's fingerprint is recorded and checked
 CURRENT = "current"
 BUILDS = "builds"
 META = "meta.json"
 PASSAGES = "passages.json"
 KNOWLEDGE = "knowledge.json"
-DENSE = "dense.faiss"
-DENSE_ROWS = "dense_rows.npy"
 LEXICAL = "lexical"
 KEEP_BUILDS = 2  # the current build and the one before it
 
@@ -52,8 +53,7 @@ class SearchIndex:
     passages: list[Passage]
     areas: list[Area]
     synonyms: list[list[str]]
-    dense: faiss.Index
-    dense_rows: np.ndarray  # FAISS row -> passage number (a FAQ has one row per phrasing)
+    dense: DenseIndex
     lexical: LexicalIndex
     warning: str | None = None  # set when serving the last good index while the knowledge is broken
 
@@ -96,18 +96,14 @@ def _write_build(
             texts.append(t)
             rows.append(number)
     vectors = embedder.encode_passages(texts, progress=progress)
-    # Inner product on normalised vectors is cosine similarity; the collection is small, so an exact
-    # flat index is both fastest to build and exact.
-    dense = faiss.IndexFlatIP(vectors.shape[1])
-    dense.add(vectors)
+    dense = DenseIndex.build(vectors, rows)
     synonyms = knowledge.synonyms
     lexical = LexicalIndex.build(
         [p.lexical_text() for p in items],
-        extra_words={w for group in synonyms for term in group for w in text.content_words(term)},
+        extra_words={w for group in synonyms for term in group for w in analyzer.content_words(term)},
     )
     folder.mkdir(parents=True)
-    faiss.write_index(dense, str(folder / DENSE))
-    np.save(folder / DENSE_ROWS, np.asarray(rows, dtype=np.int32))
+    dense.save(folder)
     lexical.save(folder / LEXICAL)
     _write_json(folder / PASSAGES, [dataclasses.asdict(p) for p in items])
     _write_json(folder / KNOWLEDGE, {
@@ -122,11 +118,12 @@ def _write_build(
         "knowledge_files": [str(p.relative_to(knowledge.root)) for p in knowledge.files],
         "model": model_meta(settings, embedder, int(vectors.shape[1])),
         "chunk_chars": settings.retrieval.chunk_chars,
+        "analyzer": analyzer.fingerprint(),
         "counts": {
             "passages": len(items),
             "faq": sum(p.kind == "faq" for p in items),
             "document_passages": sum(p.kind == "passage" for p in items),
-            "vectors": int(dense.ntotal),
+            "vectors": dense.size,
         },
         "faiss_version": faiss.__version__,
     }
@@ -134,12 +131,12 @@ def _write_build(
     _write_json(folder / META, meta)
 
 
-def model_meta(settings: Settings, embedder: Embedder, dimension: int | None = None) -> dict[str, Any]:
+def model_meta(settings: Settings, embedder: Embedder, dimension: int) -> dict[str, Any]:
     """What identifies the model an index was built with."""
     return {
         "name": settings.embedding.model,
         "weights_sha256": embedder.weights_sha256,
-        "dimension": dimension if dimension is not None else embedder.dimension,
+        "dimension": dimension,
         "query_prompt": settings.embedding.query_prompt,
         "passage_prompt": settings.embedding.passage_prompt,
     }
@@ -182,6 +179,16 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
     prompts = (settings.embedding.query_prompt, settings.embedding.passage_prompt)
     if (model.get("query_prompt", ""), model.get("passage_prompt", "")) != prompts:
         raise IndexMismatch("the index was built with other model prompts: run `sportello build`")
+    if meta.get("chunk_chars") != settings.retrieval.chunk_chars:
+        raise IndexMismatch(
+            f"the index cut documents into passages of {meta.get('chunk_chars')} characters, the settings ask "
+            f"for {settings.retrieval.chunk_chars} (retrieval.chunk_chars): run `sportello build`"
+        )
+    if meta.get("analyzer") != analyzer.fingerprint():
+        raise IndexMismatch(
+            "the index was built with another text analyzer (stop words, stemmer or normalisation changed "
+            "in this version of Sportello): run `sportello build`"
+        )
     knowledge = settings.paths.knowledge
     if knowledge.is_dir() and meta.get("knowledge_hash") != knowledge_hash(knowledge):
         try:
@@ -213,8 +220,7 @@ def load(settings: Settings, embedder: Embedder | None) -> SearchIndex:
         passages=items,
         areas=[Area.model_validate(a) for a in extra["areas"]],
         synonyms=extra["synonyms"],
-        dense=faiss.read_index(str(folder / DENSE)),
-        dense_rows=np.load(folder / DENSE_ROWS),
+        dense=DenseIndex.load(folder),
         lexical=LexicalIndex.load(folder / LEXICAL),
         warning=warning,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import text
+from bot.search import analyzer as text
 
 
 def test_normalise_folds_case_accents_and_apostrophes() -> None:
@@ -47,6 +47,14 @@ def test_short_or_far_words_are_left_alone() -> None:
     assert text.correct(["iva", "marchio", "camera"], known) == ["iva", "marchio", "camera"]
 
 
-def test_distance_counts_a_transposition_as_one_edit() -> None:
-    assert text._distance("stratup", "startup", 2) == 1
-    assert text._distance("abc", "xyz", 1) == 2  # gives up past the limit
+def test_a_transposition_counts_as_one_edit() -> None:
+    # "stratup" is one swap away from "startup" (two plain substitutions): corrected at the 1-edit limit.
+    assert text.correct(["stratup"], {"startup", "strato"}) == ["startup"]
+    assert text.correct(["abcdef"], {"xyzdef"}) == ["abcdef"]  # three edits away: left alone
+
+
+def test_the_fingerprint_changes_with_the_stop_words(monkeypatch) -> None:
+    before = text.fingerprint()
+    assert before == text.fingerprint()
+    monkeypatch.setattr(text, "STOPWORDS", text.STOPWORDS | {"bando"})
+    assert text.fingerprint() != before

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import Problem
-from bot.yamlfile import Location, YamlFile, parse_yaml, read_text
+from bot.knowledge.yamlfile import Location, YamlFile, parse_yaml, read_text
 
 FENCE = "---"
 _HEADING = re.compile(r"^##\s+(?P<heading>.*?)\s*(?:\{#(?P<id>[^}]*)\})?\s*$")

@@ -1,4 +1,4 @@
-"""Reply formatting: escaping, cutting long answers, splitting under Telegram's limit, callback data."""
+"""Replies: escaping, cutting long answers, splitting under Telegram's limit, button data."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import faiss  # noqa: F401 - before torch
 
 import re
 
-from bot.answers import CALLBACK_LIMIT, CallbackData, answer_reply, cut, split_html
-from bot.knowledge import Passage
-from bot.messages import IT
-from bot.retrieval import Hit, SearchResult
+from bot.telegram.buttons import CALLBACK_LIMIT, Ask, CallbackData, Continue, Feedback, More, Topic, Topics
+from bot.telegram.replies import answer_reply, cut
+from bot.telegram.send import split_html
+from bot.search.passages import Passage
+from bot.telegram.texts import IT
+from bot.search.retriever import Hit, SearchResult
 
 
 def _hit(text: str, pid: str = "faq:x", question: str | None = "Domanda <b>?") -> Hit:
@@ -35,8 +37,21 @@ def test_long_answer_is_cut_at_a_sentence_with_continua():
     first = reply.text.split("\n")[0]
     assert first.endswith("testo.…") and len(first) <= 820
     cont = [b for row in reply.buttons for b in row if b.text == IT.continue_]
-    offset = int(cont[0].data.rsplit(":", 1)[1])
+    offset = Continue.decode(cont[0].data).offset
     assert text[offset:].startswith("Frase numero")
+
+
+def test_a_long_answer_is_never_cut_after_an_abbreviation():
+    # The cut falls where a sentence ends, and "art. 5" does not end one: Continua must not open
+    # with "5 del regolamento".
+    first = "Il bando sostiene le imprese della regione con contributi a fondo perduto. " * 4
+    second = ("Le domande si presentano secondo le modalità " + "e i termini indicati " * 21
+              + "dell'art. 5 del regolamento regionale, " + "con gli allegati richiesti " * 12 + "online.")
+    text = first + second
+    assert 770 < text.index("art. 5") < 800  # where a naive cut would fall
+    chunk, rest = cut(text)
+    assert rest == len(first) and chunk == first.rstrip()
+    assert text[rest:].startswith("Le domande")
 
 
 def test_cut_leaves_short_text_alone():
@@ -56,6 +71,20 @@ def test_split_html_never_breaks_tags_or_entities():
 
 def test_split_html_keeps_short_text_whole():
     assert split_html("<b>ciao</b>") == ["<b>ciao</b>"]
+
+
+def test_button_data_round_trips_and_refuses_other_kinds_and_tampering():
+    for data in (Feedback("+", 7), More(3), Continue(3, 812), Ask("faq:export-aiuti"), Ask("doc#sec/2"),
+                 Topic("innovazione"), Topics()):
+        assert type(data).decode(data.encode()) == data
+    assert More.decode("fb:+:7") is None            # another kind
+    assert Feedback.decode("fb:x:7") is None        # tampered sign
+    assert Continue.decode("cont:3:abc") is None    # tampered number
+    assert Continue.decode("cont:3") is None        # missing field
+    assert Topics.decode("areas:x") is None and Ask.decode("ask:") is None
+    callbacks = CallbackData()
+    assert callbacks.pattern(More)("more:3") and not callbacks.pattern(More)("more:x")
+    assert not callbacks.pattern(More)(None)
 
 
 def test_callback_data_fits_64_bytes():

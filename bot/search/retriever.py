@@ -8,11 +8,12 @@ from typing import Literal
 
 import numpy as np
 
-from bot import text
+from bot.search import analyzer
 from bot.config import RetrievalSettings, Settings
-from bot.embedding import Embedder
-from bot.index import SearchIndex, load
-from bot.knowledge import Area, Passage
+from bot.search.embedding import Embedder
+from bot.search.index import SearchIndex, load
+from bot.knowledge.schema import Area
+from bot.search.passages import Passage
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self.synonyms = text.Synonyms(index.synonyms)
+        self.synonyms = analyzer.Synonyms(index.synonyms)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Retriever:
@@ -116,7 +117,7 @@ class Retriever:
         mode = mode or self.settings.mode
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         n = len(self.index.passages)
-        if not text.content_words(question) or n == 0:
+        if not analyzer.content_words(question) or n == 0:
             return SearchResult(question, "decline", 0.0, [])
         # Synonyms feed the lexical side only: appended to the embedded question they measured worse.
         extra = self.synonyms.extra_terms(question)
@@ -154,24 +155,18 @@ class Retriever:
         if confidence >= self.settings.answer_threshold:
             answers = hits[:top_k]
             shown = {h.passage.id for h in answers}
-            related = [h for h in faq_hits if h.passage.id not in shown][:3]
+            related = [h for h in faq_hits if h.passage.id not in shown][: self.settings.related]
             return SearchResult(question, "answer", confidence, answers, related=related, ranking=hits,
                                 signals=signals)
         decision: Decision = "suggest" if confidence >= self.settings.suggest_threshold else "decline"
-        suggestions = faq_hits[:3] if decision == "suggest" else []
+        suggestions = faq_hits[: self.settings.suggestions] if decision == "suggest" else []
         return SearchResult(question, decision, confidence, [], suggestions=suggestions, ranking=hits,
                             signals=signals)
 
     def _dense_scores(self, question: str, n: int) -> np.ndarray:
         """Cosine of the question with every passage (a FAQ scores its best phrasing)."""
         assert self.embedder is not None, "dense search needs the embedding model"
-        vector = self.embedder.encode_queries([question])
-        total = self.index.dense.ntotal
-        sims, rows = self.index.dense.search(vector, total)
-        scores = np.full(n, -1.0, dtype=np.float32)
-        # Rows come sorted best first, so the first row seen for a passage is its best one.
-        np.maximum.at(scores, self.index.dense_rows[rows[0]], sims[0])
-        return scores
+        return self.index.dense.scores(self.embedder.encode_queries([question]), n)
 
     def _fuse(self, dense: np.ndarray, lexical: np.ndarray, mode: Mode) -> np.ndarray:
         """One ranking score per passage from the dense and lexical scores."""
@@ -212,7 +207,7 @@ class Retriever:
 
     def _confidence(self, signals: dict[str, float], mode: Mode) -> float:
         """One number in 0..1 that means the same across questions (see the README: calibration)."""
-        f = features(signals)
+        f = features(signals, self.settings.calibration.lexical_half)
         if mode == "dense":
             return f["dense"]
         if mode == "lexical":
@@ -222,15 +217,12 @@ class Retriever:
         return float(1.0 / (1.0 + np.exp(-z)))
 
 
-LEXICAL_HALF = 2.0  # the BM25 score that counts as "half-strong" lexical evidence
-
-
-def features(signals: dict[str, float]) -> dict[str, float]:
+def features(signals: dict[str, float], lexical_half: float) -> dict[str, float]:
     """The calibrated model's inputs, each in 0..1."""
     bm25 = max(0.0, signals.get("lexical", 0.0))
     return {
         "coverage": signals.get("coverage", 0.0),
         "dense": max(0.0, signals.get("dense", 0.0)),
         # BM25 grows with the number of matching words; squash it to 0..1.
-        "lexical": bm25 / (bm25 + LEXICAL_HALF),
+        "lexical": bm25 / (bm25 + lexical_half),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from bot import text
+from bot.search import analyzer
 
 logger = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG when imported; its progress chatter is not ours to print.
@@ -26,15 +26,15 @@ class LexicalIndex:
         self.words = words  # normalised (unstemmed) words of the corpus, for typo correction
         self.stems = set(bm25.vocab_dict) if bm25.vocab_dict else set()
         # Known in either language: Italian stems of the corpus and both stems of every known word.
-        self.known_stems = self.stems | {s for w in words for s in text.stems(w)}
+        self.known_stems = self.stems | {s for w in words for s in analyzer.stems(w)}
 
     @classmethod
     def build(cls, documents: list[str], extra_words: set[str] = frozenset()) -> LexicalIndex:
         """Index `documents` (one string per passage)."""
-        corpus = [text.tokens(doc) or ["_"] for doc in documents]
+        corpus = [analyzer.tokens(doc) or ["_"] for doc in documents]
         bm25 = bm25s.BM25()
         bm25.index(corpus, show_progress=False)
-        words = {w for doc in documents for w in text.content_words(doc)} | set(extra_words)
+        words = {w for doc in documents for w in analyzer.content_words(doc)} | set(extra_words)
         return cls(bm25, words)
 
     def save(self, folder: Path) -> None:
@@ -51,12 +51,12 @@ class LexicalIndex:
     def query_tokens(self, question: str) -> tuple[list[str], float]:
         """Stemmed, typo-corrected query words the corpus knows, and the share of the question's
         content words that the knowledge knows at all (corpus words and synonym terms)."""
-        words = text.content_words(question)
+        words = analyzer.content_words(question)
         if not words:
             return [], 0.0
-        fixed = text.correct(words, self.words)
-        stems = [text.stem(w) for w in fixed]
-        known = sum(bool(text.stems(w) & self.known_stems) for w in fixed)
+        fixed = analyzer.correct(words, self.words)
+        stems = [analyzer.stem(w) for w in fixed]
+        known = sum(bool(analyzer.stems(w) & self.known_stems) for w in fixed)
         return [s for s in stems if s in self.stems], known / len(words)
 
     def scores(self, stems: list[str]) -> np.ndarray:

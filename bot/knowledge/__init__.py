@@ -1,0 +1,1 @@
+"""What staff write: the schema of the knowledge files, their parsers, loading and validation."""

@@ -1,0 +1,141 @@
+"""Passages: what the index stores and retrieval returns (FAQ entries and chunks of document
+sections), and the one sentence splitter every part of Sportello uses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.knowledge.schema import Knowledge
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrievable unit: a chunk of a document section, or a FAQ entry."""
+
+    id: str                  # "doc#section/2" or "faq:id"
+    kind: str                # "passage" | "faq"
+    text: str                # what the user reads
+    title: str               # document title (for FAQ: the document it rests on)
+    heading: str             # section heading
+    area: str                # main area id
+    source_ref: str          # "doc#section"
+    question: str | None = None
+    phrasings: tuple[str, ...] = ()
+    url: str | None = None
+
+    @property
+    def source(self) -> str:
+        """How the source is shown: document title + section, or the FAQ id and what it rests on."""
+        if self.kind == "faq":
+            return f"FAQ {self.id.removeprefix('faq:')} — {self.title}, «{self.heading}»"
+        return f"{self.title}, «{self.heading}»"
+
+    def embedding_texts(self) -> list[str]:
+        """Texts whose vectors stand for this passage in the dense index."""
+        if self.kind == "faq":
+            return [self.question or "", *self.phrasings, self.text]
+        return [f"{self.heading}. {self.text}"]
+
+    def lexical_text(self) -> str:
+        """Text indexed for lexical search."""
+        if self.kind == "faq":
+            return " ".join([self.question or "", *self.phrasings, self.text])
+        return f"{self.heading}. {self.text}"
+
+
+def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
+    """FAQ entries first, then document sections chunked at sentence ends."""
+    out: list[Passage] = []
+    for entry in knowledge.faqs:
+        doc = knowledge.document(entry.document_id)
+        sec = knowledge.section(entry.document_id, entry.section_id)
+        assert doc is not None and sec is not None  # guaranteed by validation
+        out.append(Passage(
+            id=f"faq:{entry.id}", kind="faq", text=entry.answer.strip(), title=doc.title, heading=sec.heading,
+            area=entry.area, source_ref=entry.source, question=entry.question,
+            phrasings=tuple(entry.phrasings), url=entry.url or doc.url,
+        ))
+    for doc in knowledge.documents:
+        for sec in doc.sections:
+            area = sec.areas[0] if sec.areas else doc.areas[0] if doc.areas else ""
+            for n, chunk in enumerate(chunk_text(sec.text, max_chars)):
+                out.append(Passage(
+                    id=f"{doc.id}#{sec.id}/{n}", kind="passage", text=chunk, title=doc.title,
+                    heading=sec.heading, area=area, source_ref=f"{doc.id}#{sec.id}", url=doc.url,
+                ))
+    return out
+
+
+# A sentence ends at . ! ? … (optionally followed by a closing quote or bracket), then space, then
+# something that can start a sentence. Common Italian abbreviations are not sentence ends.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)]*\s+(?=[\"'“‘«(]?[A-ZÀ-ÖØ-Þ0-9])")
+_ABBREVIATIONS = ("sig.", "sigg.", "dott.", "dr.", "prof.", "avv.", "ing.", "art.", "artt.", "n.", "pag.",
+                  "ecc.", "es.", "p.es.", "vs.", "s.p.a.", "s.r.l.", "on.", "geom.", "rag.", "cfr.", "e.g.", "i.e.")
+
+
+def sentence_starts(text: str) -> list[int]:
+    """Offsets in `text` where a new sentence starts (after the first), keeping abbreviations such
+    as 'art.' or 'dott.' inside their sentence. The one sentence splitter of Sportello: chunking and
+    cutting long answers both use it."""
+    starts: list[int] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        candidate = text[start:match.start()].rstrip()
+        # "(art. 5)", "«dott. Rossi»", "dell'art. 3": a bracket, quote or elision does not hide the abbreviation.
+        last_word = re.split(r"[\s\"'“‘’«(\[]", candidate)[-1].lower()
+        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]\.", last_word):
+            continue
+        # The match is the closing quotes plus the space: the quotes stay with their sentence.
+        starts.append(match.end())
+        start = match.end()
+    return starts
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences (whitespace normalised), keeping abbreviations inside."""
+    text = " ".join(text.split())
+    bounds = [0, *sentence_starts(text), len(text)]
+    pieces = (text[a:b].strip() for a, b in zip(bounds, bounds[1:]))
+    return [p for p in pieces if p]
+
+
+def chunk_text(text: str, max_chars: int = 700) -> list[str]:
+    """Pack whole sentences into chunks of at most `max_chars` (a longer sentence is split at words)."""
+    chunks: list[str] = []
+    current = ""
+    for sentence in split_sentences(text):
+        for piece in _split_long(sentence, max_chars):
+            if current and len(current) + 1 + len(piece) > max_chars:
+                chunks.append(current)
+                current = piece
+            else:
+                current = f"{current} {piece}" if current else piece
+    if current:
+        chunks.append(current)
+    return _balance(chunks, max_chars)
+
+
+def _split_long(sentence: str, max_chars: int) -> list[str]:
+    if len(sentence) <= max_chars:
+        return [sentence]
+    parts, current = [], ""
+    for word in sentence.split(" "):
+        if current and len(current) + 1 + len(word) > max_chars:
+            parts.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    return parts + ([current] if current else [])
+
+
+def _balance(chunks: list[str], max_chars: int) -> list[str]:
+    """Give a short last chunk whole sentences from the one before, so no passage is a lone fragment.
+
+    Sentences move instead of the two chunks merging, which would break the `max_chars` promise.
+    """
+    if len(chunks) < 2 or len(chunks[-1]) >= max_chars // 4:
+        return chunks
+    head, tail = split_sentences(chunks[-2]), chunks[-1]
+    while len(head) > 1 and len(tail) < max_chars // 4 and len(head[-1]) + 1 + len(tail) <= max_chars:
+        tail = f"{head.pop()} {tail}"
+    return chunks[:-2] + [" ".join(head), tail]

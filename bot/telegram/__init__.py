@@ -1,0 +1,1 @@
+"""The Telegram bot: the only place that knows python-telegram-bot."""
