@@ -11,6 +11,7 @@ from __future__ import annotations
 import faiss  # noqa: F401 - first, before anything imports torch (their OpenMP runtimes clash)
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -24,6 +25,8 @@ import yaml
 from bot.config import Settings
 from bot.errors import EvalFileError, KnowledgeError, SportelloError
 
+from bot.measures.card import card
+
 if TYPE_CHECKING:
     from bot.search.retriever import Retriever, SearchResult
 
@@ -32,6 +35,14 @@ logger = logging.getLogger("bot")
 EXIT_OK = 0
 EXIT_ERROR = 1  # knowledge mistakes, missing or mismatched index, unavailable model, bad settings
 EXIT_USAGE = 2  # argparse's own code for a wrong command line
+TODAY_HELP = "the date measure status is computed for, YYYY-MM-DD (default: measures.today, else the clock)"
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (write YYYY-MM-DD)") from None
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
@@ -89,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print a machine-readable result")
     ask.add_argument("--mode", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default: settings)")
-    command("chat", cmd_chat, "ask questions in a loop, for staff to try the knowledge")
+    ask.add_argument("--today", type=_date, help=TODAY_HELP)
+    chat = command("chat", cmd_chat, "ask questions in a loop, for staff to try the knowledge")
+    chat.add_argument("--today", type=_date, help=TODAY_HELP)
     p = command("eval", cmd_eval, "measure answer quality on question sets (YAML: - {q: ..., expect: [regex]})")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
@@ -100,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="fit the confidence model and thresholds on these questions; print the settings")
     p.add_argument("--min-declined", type=float, default=0.9,
                    help="with --calibrate: share of out-of-scope questions to decline at least (default 0.9)")
+    p.add_argument("--today", type=_date, help=TODAY_HELP + "; overrides the today: of the question files")
+    imp = command("import", cmd_import, "import support measures (incentivi.gov.it JSON or a staff CSV) "
+                                        "into knowledge/measures/")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument("--format", choices=["incentivi", "csv"], help="the files' format (default: detected)")
     run = command("run", cmd_run, "run the Telegram bot (long polling, or a webhook with --webhook)")
     run.add_argument("--webhook", action="store_true", help="receive updates on a webhook instead of polling")
     run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts to (default: telegram.webhook_url)")
@@ -167,7 +185,7 @@ def _retriever(settings: Settings) -> Retriever:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer one question."""
     retriever = _retriever(settings)
-    result = retriever.search(args.question, mode=args.mode)
+    result = retriever.search(args.question, mode=args.mode, today=args.today)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -188,7 +206,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             break
         if not question.strip():
             break
-        print(format_result(retriever.search(question), settings.messages.contact))
+        print(format_result(retriever.search(question, today=args.today), settings.messages.contact))
         print()
     return EXIT_OK
 
@@ -198,11 +216,20 @@ def format_result(result: SearchResult, contact: str) -> str:
     lines: list[str] = []
     if result.answered:
         best, *others = result.answers
-        lines += [best.text, f"Fonte: {best.source}", f"Punteggio: {best.score:.2f}"]
+        # A measure's card carries its own source line (with the date of the data).
+        lines += [best.text] + ([] if best.measure else [f"Fonte: {best.source}"]) + [f"Punteggio: {best.score:.2f}"]
         if others:
             lines += ["", "Altre risposte:"]
             for n, hit in enumerate(others, start=2):
-                lines += [f"{n}. {_short(hit.text)}", f"   Fonte: {hit.source} — punteggio {hit.score:.2f}"]
+                if hit.measure is not None:
+                    lines += [f"{n}. {hit.measure.title} — {card(hit.measure, hit.today).status_line}"]
+                else:
+                    lines += [f"{n}. {_short(hit.text)}", f"   Fonte: {hit.source} — punteggio {hit.score:.2f}"]
+    elif result.signals.get("listing"):
+        days = int(result.signals.get("closing_within_days", 0))
+        lines.append(f"Tra le misure che conosco nessuna a cui si possa ancora fare domanda chiude nei prossimi "
+                     f"{days} giorni.")
+        lines.append(contact)
     else:
         lines.append(f"Non ho una risposta affidabile a questa domanda (confidenza {result.confidence:.2f}).")
         if result.suggestions:
@@ -232,7 +259,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(yaml.safe_dump({"retrieval": fitted}, sort_keys=False).rstrip())
         return EXIT_OK
     modes = list(evaluation.MODES) if args.compare else [args.mode or settings.retrieval.mode]
-    reports = [evaluation.evaluate(retriever, items, mode) for mode in modes]
+    reports = [evaluation.evaluate(retriever, items, mode, today=args.today) for mode in modes]
     if args.json:
         out = {"files": [str(f) for f in args.files], "model": settings.embedding.model,
                "reports": [r.to_json() for r in reports]}
@@ -245,6 +272,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.sweep:
         print(evaluation.sweep_text(reports[-1]))
     return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Import measures; report added / changed / unchanged / kept hand edits and every bad record."""
+    from bot.measures.importer import import_files
+
+    report = import_files(list(args.files), settings.paths.knowledge, fmt=args.format, today=settings.today())
+    print(report)
+    return EXIT_OK if report.ok else EXIT_ERROR
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -115,6 +116,13 @@ class MessagesSettings(_Section):
     )
 
 
+class MeasuresSettings(_Section):
+    # A measure whose close date is this many days away or fewer is "closing" (in scadenza).
+    closing_days: int = Field(14, ge=0, le=365)
+    # The reference date for measure status; empty means the clock (tests and demos set a fixed day).
+    today: date | None = None
+
+
 class Settings(_Section):
     paths: PathsSettings = Field(default_factory=PathsSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
@@ -122,6 +130,11 @@ class Settings(_Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
+    measures: MeasuresSettings = Field(default_factory=MeasuresSettings)
+
+    def today(self) -> date:
+        """The reference date for measure status: the fixed one in the settings, else the clock."""
+        return self.measures.today or date.today()
 
     @classmethod
     def load(

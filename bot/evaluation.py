@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,11 +18,16 @@ from bot.search.retriever import Retriever, features
 MODES = ("dense", "lexical", "hybrid")
 
 
+STATUSES = ("open", "closing", "upcoming", "closed", "unknown")
+
+
 @dataclass(frozen=True)
 class EvalItem:
     question: str
     expect: list[re.Pattern[str]] | None  # None: the bot must decline
     where: str                            # file:line, for the per-question report
+    status: str | None = None             # the status the first measure answered must have
+    today: dt.date | None = None          # the file's reference date for measure status
 
     @property
     def in_scope(self) -> bool:
@@ -40,36 +46,56 @@ def load_items(paths: Sequence[Path]) -> list[EvalItem]:
         problems += parse_problems
         if parsed is None:
             continue
-        if not isinstance(parsed.data, list):
-            problems.append(Problem(parsed.path, 1, "an eval file is a list of items {q: ..., expect: [...]}"))
-            continue
-        for i, raw in enumerate(parsed.data):
-            if not isinstance(raw, dict):
-                problems.append(parsed.problem((i,), "an item must be a mapping with q and expect"))
-                continue
-            unknown = set(raw) - {"q", "expect"}
+        data, prefix, today = parsed.data, (), None
+        if isinstance(data, dict):
+            # The long form: {today: YYYY-MM-DD, questions: [...]}, for questions about measures.
+            unknown = set(data) - {"today", "questions"}
             if unknown:
-                problems.append(parsed.problem((i, sorted(unknown)[0]), "unknown field (allowed: q, expect)"))
+                problems.append(parsed.problem((sorted(unknown)[0],), "unknown field (allowed: today, questions)"))
+            today = data.get("today")
+            if today is not None and not isinstance(today, dt.date):
+                problems.append(parsed.problem(("today",), "today must be a date written YYYY-MM-DD"))
+                today = None
+            data, prefix = data.get("questions"), ("questions",)
+        if not isinstance(data, list):
+            problems.append(parsed.problem(prefix, "an eval file is a list of items {q: ..., expect: [...]}, "
+                                                   "or {today: YYYY-MM-DD, questions: [items]}"))
+            continue
+        for i, raw in enumerate(data):
+            at = (*prefix, i)
+            if not isinstance(raw, dict):
+                problems.append(parsed.problem(at, "an item must be a mapping with q and expect"))
+                continue
+            unknown = set(raw) - {"q", "expect", "status"}
+            if unknown:
+                problems.append(parsed.problem((*at, sorted(unknown)[0]), "unknown field (allowed: q, expect, status)"))
+            status = raw.get("status")
+            if status is not None and status not in STATUSES:
+                problems.append(parsed.problem((*at, "status"), f"status must be one of {', '.join(STATUSES)}"))
+                continue
+            if status is not None and today is None:
+                problems.append(parsed.problem((*at, "status"), "a status needs the file's today: date"))
+                continue
             q = raw.get("q")
             if not isinstance(q, str) or not q.strip():
-                problems.append(parsed.problem((i, "q"), "q must be a non-empty question"))
+                problems.append(parsed.problem((*at, "q"), "q must be a non-empty question"))
                 continue
             if "expect" not in raw:
-                problems.append(parsed.problem((i,), "expect is required (a list of regexes, or null)"))
+                problems.append(parsed.problem(at, "expect is required (a list of regexes, or null)"))
                 continue
             expect = raw["expect"]
             patterns: list[re.Pattern[str]] | None = None
             if expect is not None:
                 if not isinstance(expect, list) or not expect or not all(isinstance(e, str) and e for e in expect):
-                    problems.append(parsed.problem((i, "expect"), "expect must be a list of regexes, or null"))
+                    problems.append(parsed.problem((*at, "expect"), "expect must be a list of regexes, or null"))
                     continue
                 patterns = []
                 for j, pattern in enumerate(expect):
                     try:
                         patterns.append(re.compile(pattern, re.IGNORECASE))
                     except re.error as exc:
-                        problems.append(parsed.problem((i, "expect", j), f"invalid regex: {exc}"))
-            items.append(EvalItem(q.strip(), patterns, f"{parsed.path}:{parsed.line_of((i,))}"))
+                        problems.append(parsed.problem((*at, "expect", j), f"invalid regex: {exc}"))
+            items.append(EvalItem(q.strip(), patterns, f"{parsed.path}:{parsed.line_of(at)}", status, today))
     if problems:
         raise EvalFileError(problems)
     return items
@@ -82,6 +108,7 @@ class Outcome:
     confidence: float
     rank: int | None          # 1-based rank of the first right passage in the ranking, if any
     top: str                  # source of the best passage
+    status: str | None = None  # status of the first measure among the answers (None: no measure)
 
     @property
     def declined(self) -> bool:
@@ -110,6 +137,12 @@ class Report:
             "answered_right": share([not o.declined and o.rank == 1 for o in inside]),
             "out_of_scope_declined": share([o.declined for o in outside]),
             "in_scope_wrongly_declined": share([o.declined for o in inside]),
+            # Questions with an expected status: the first measure answered has it.
+            "status_right": share([o.status == o.item.status for o in self.outcomes if o.item.status]),
+            # Questions that expect an available measure but got a closed one first (must stay 0).
+            "closed_first": share([o.status == "closed" for o in self.outcomes
+                                   if o.item.status in ("open", "closing")]),
+            "with_status": sum(1 for o in self.outcomes if o.item.status),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -121,17 +154,19 @@ class Report:
                     "q": o.item.question, "where": o.item.where, "in_scope": o.item.in_scope,
                     "decision": o.decision, "confidence": round(o.confidence, 4), "rank": o.rank, "top": o.top,
                     "ok": (o.rank == 1 and not o.declined) if o.item.in_scope else o.declined,
+                    "status": o.status, "expected_status": o.item.status,
                 }
                 for o in self.outcomes
             ],
         }
 
 
-def evaluate(retriever: Retriever, items: list[EvalItem], mode: str) -> Report:
-    """Ask every question in `mode` and compare with what was expected."""
+def evaluate(retriever: Retriever, items: list[EvalItem], mode: str, today: dt.date | None = None) -> Report:
+    """Ask every question in `mode` and compare with what was expected. Measure status is computed
+    for `today`, else the question file's `today`, else the retriever's reference date."""
     report = Report(mode)
     for item in items:
-        result = retriever.search(item.question, mode=mode)
+        result = retriever.search(item.question, mode=mode, today=today or item.today)
         rank = None
         if item.expect is not None:
             for n, hit in enumerate(result.ranking[:10], start=1):
@@ -139,7 +174,8 @@ def evaluate(retriever: Retriever, items: list[EvalItem], mode: str) -> Report:
                     rank = n
                     break
         top = result.ranking[0].source if result.ranking else "-"
-        report.outcomes.append(Outcome(item, result.decision, result.confidence, rank, top))
+        first_measure = next((h.status for h in result.answers if h.measure is not None), None)
+        report.outcomes.append(Outcome(item, result.decision, result.confidence, rank, top, first_measure))
     return report
 
 
@@ -224,6 +260,8 @@ def per_question_text(report: Report) -> str:
 def table_text(reports: list[Report]) -> str:
     """The metrics of one or more modes side by side."""
     names = ["hit@1", "hit@3", "mrr", "answered_right", "out_of_scope_declined", "in_scope_wrongly_declined"]
+    if any(r.metrics()["with_status"] for r in reports):
+        names += ["status_right", "closed_first"]
     header = f"{'metric':<28}" + "".join(f"{r.mode:>10}" for r in reports)
     rows = [header, "-" * len(header)]
     metrics = [r.metrics() for r in reports]

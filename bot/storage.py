@@ -1,9 +1,11 @@
-"""The question and feedback log, in SQLite, with pseudonymised user ids.
+"""The question and feedback log and the users' profiles, in SQLite, with pseudonymised user ids.
 
 What is stored, per question: a keyed hash of the Telegram user id (HMAC-SHA256; without the key it
 cannot be linked back to the account), the time, the language, the question text, how it was asked,
 the decision, the confidence, the ids and scores of the answers given, and the user's 👍/👎.
 No names, usernames, chat ids or message ids. Rows older than the retention period are deleted.
+A profile (region, firm size, sector: each optional, chosen by the user) is kept under the same
+pseudonym until the user changes or erases it (/forget).
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ CREATE TABLE IF NOT EXISTS questions (
 );
 CREATE INDEX IF NOT EXISTS questions_user ON questions(user);
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions(asked_at);
+CREATE TABLE IF NOT EXISTS profiles (
+    user TEXT PRIMARY KEY,       -- HMAC-SHA256 of the Telegram user id, hex
+    region TEXT,                 -- a region name as the catalogue writes it, or NULL (not said)
+    size TEXT,                   -- a firm size id (micro, piccola, media, grande), or NULL
+    sector TEXT,                 -- a sector as the catalogue writes it, or NULL
+    updated_at REAL NOT NULL
+);
 """
+PROFILE_FIELDS = ("region", "size", "sector")
 PURGE_EVERY = 3600.0  # seconds between retention clean-ups while the bot runs
 
 KEY_HELP = (
@@ -148,9 +158,30 @@ class Storage:
             return cursor.rowcount == 1
 
     def forget(self, user_id: int) -> int:
-        """Erase every record of this user; return how many questions were deleted."""
+        """Erase every record of this user (questions and profile); return how many questions were deleted."""
+        user = self.pseudonym(user_id)
         with self._lock:
-            return self._db.execute("DELETE FROM questions WHERE user = ?", (self.pseudonym(user_id),)).rowcount
+            self._db.execute("DELETE FROM profiles WHERE user = ?", (user,))
+            return self._db.execute("DELETE FROM questions WHERE user = ?", (user,)).rowcount
+
+    def set_profile(self, user_id: int, field: str, value: str | None) -> None:
+        """Set one profile field (None: not said); the other fields stay as they were."""
+        if field not in PROFILE_FIELDS:
+            raise ValueError(f"unknown profile field {field!r}")
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO profiles (user, {field}, updated_at) VALUES (?, ?, ?) "  # noqa: S608 - field is checked
+                f"ON CONFLICT(user) DO UPDATE SET {field} = excluded.{field}, updated_at = excluded.updated_at",
+                (self.pseudonym(user_id), value, self._clock()),
+            )
+
+    def profile(self, user_id: int) -> dict[str, str | None] | None:
+        """The user's profile ({region, size, sector}), or None if they never set one."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT region, size, sector FROM profiles WHERE user = ?", (self.pseudonym(user_id),)
+            ).fetchone()
+        return dict(zip(PROFILE_FIELDS, row)) if row else None
 
     def purge(self) -> int:
         """Delete questions older than the retention period."""

@@ -58,3 +58,12 @@ def test_the_fingerprint_changes_with_the_stop_words(monkeypatch) -> None:
     assert before == text.fingerprint()
     monkeypatch.setattr(text, "STOPWORDS", text.STOPWORDS | {"bando"})
     assert text.fingerprint() != before
+
+
+def test_the_fingerprint_is_the_same_in_another_process() -> None:
+    import subprocess
+    import sys
+
+    code = "from bot.search import analyzer; print(analyzer.fingerprint())"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert other == text.fingerprint()

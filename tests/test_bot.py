@@ -132,7 +132,7 @@ def test_topics_browse_area_then_question_then_back(fake, settings, retriever):
         fake.tap(menu, f"ask:{faqs[1].id}")
         answer = fake.wait_sent(2, 42)[1]
         assert answer.text.startswith(_esc(faqs[1].text[:40]))
-        assert f"FAQ {faqs[1].id.removeprefix('faq:')}" in answer.text
+        assert f"«{_esc(faqs[1].heading)}»" in answer.text and faqs[1].id.removeprefix("faq:") not in answer.text
 
         fake.tap(menu, "areas")
         fake.wait(lambda: menu.edits == 2, what="back to the topics")

@@ -373,7 +373,7 @@ def test_faq_passages_embed_question_and_phrasings_and_answer_with_the_answer() 
     assert p.embedding_texts()[: 1 + len(entry.phrasings)] == [entry.question, *entry.phrasings]
     assert len(entry.phrasings) >= 2
     assert p.text == entry.answer.strip()
-    assert p.source.startswith("FAQ export-aiuti — ")
+    assert p.source == f"{p.title}, «{p.heading}»" and "export-aiuti" not in p.source
     assert p.area == "internazionalizzazione"
     # One passage per FAQ entry, FAQ first.
     assert [q.kind for q in items[: len(knowledge.faqs)]] == ["faq"] * len(knowledge.faqs)

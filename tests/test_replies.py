@@ -25,7 +25,7 @@ def test_answer_is_escaped_with_source_on_its_own_line_and_buttons():
     reply = answer_reply(result, 7, IT, "Chiedi & basta")
     lines = reply.text.split("\n")
     assert lines[0] == "Sì &lt;b&gt;&amp; no&lt;/b&gt;"
-    assert lines[-1] == "<i>Fonte: FAQ x — Titolo &amp; &lt;co&gt;, «Sezione»</i>"
+    assert lines[-1] == "<i>Fonte: Titolo &amp; &lt;co&gt;, «Sezione»</i>"
     data = [b.data for row in reply.buttons for b in row]
     assert data == ["fb:+:7", "fb:-:7", "more:7", "ask:faq:z"]
 

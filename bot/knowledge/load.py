@@ -4,6 +4,7 @@ mistake is a Problem with file and line, all reported at once."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,40 @@ from bot.knowledge.schema import (
     Document,
     FaqEntry,
     FaqFile,
-    Knowledge,
+    Section,
     SynonymsFile,
 )
 from bot.knowledge.validate import validate_model
 from bot.knowledge.yamlfile import YamlFile, read_yaml
+from bot.measures.schema import Measure, read_measure_file, validate_measure
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything staff wrote, validated and cross-checked."""
+
+    root: Path
+    areas: list[Area]
+    documents: list[Document]
+    faqs: list[FaqEntry]
+    synonyms: list[list[str]]
+    measures: list[Measure] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    def document(self, doc_id: str) -> Document | None:
+        return next((d for d in self.documents if d.id == doc_id), None)
+
+    def section(self, doc_id: str, section_id: str) -> Section | None:
+        doc = self.document(doc_id)
+        return next((s for s in doc.sections if s.id == section_id), None) if doc else None
+
+
 
 # File layout: where each kind of file lives, relative to the knowledge folder.
 AREAS_FILE = "areas.yaml"
 SYNONYMS_FILE = "synonyms.yaml"
 DOCUMENTS_DIR = "documents"
 FAQ_DIR = "faq"
+MEASURES_DIR = "measures"
 IGNORED_DIRS = {"eval"}
 
 def knowledge_files(root: Path) -> list[Path]:
@@ -62,6 +86,7 @@ def load_knowledge(root: Path) -> Knowledge:
     documents: list[tuple[YamlFile, Document]] = []
     faqs: list[tuple[YamlFile, int, FaqEntry]] = []
     synonyms: list[list[str]] = []
+    measure_files: list[YamlFile] = []
     files = knowledge_files(root)
     documents_broken = False
     for path in files:
@@ -70,12 +95,15 @@ def load_knowledge(root: Path) -> Knowledge:
         kind = _kind(rel)
         if kind is None:
             problems.append(Problem(shown, 1, f"not a knowledge file: expected {AREAS_FILE}, {SYNONYMS_FILE}, "
-                                              f"{DOCUMENTS_DIR}/*.yaml, {DOCUMENTS_DIR}/*.md or {FAQ_DIR}/*.yaml"))
+                                              f"{DOCUMENTS_DIR}/*.yaml, {DOCUMENTS_DIR}/*.md, {FAQ_DIR}/*.yaml "
+                                              f"or {MEASURES_DIR}/*.yaml"))
             continue
         markdown = kind == "markdown document"
         if markdown:
             parsed, parse_problems = read_markdown_document(path, shown)
             kind = "document"
+        elif kind == "measure":
+            parsed, parse_problems = read_measure_file(path, shown)
         else:
             parsed, parse_problems = read_yaml(path, shown)
         problems += parse_problems
@@ -95,9 +123,13 @@ def load_knowledge(root: Path) -> Knowledge:
             if complete:
                 documents.append((parsed, model))
             documents_broken |= not complete
+        elif kind == "measure":
+            measure_files.append(parsed)  # validated below, once the areas are known
         else:
             faqs += [(parsed, i, e) for i, e in _validate_entries(parsed, problems)]
     problems += _cross_check(areas, documents, faqs, files, root, documents_broken)
+    area_ids = {a.id for a in areas} if areas else None
+    measures = [m for parsed in measure_files if (m := validate_measure(parsed, problems, area_ids)) is not None]
     if problems:
         raise KnowledgeError(problems)
     return Knowledge(
@@ -105,6 +137,7 @@ def load_knowledge(root: Path) -> Knowledge:
         areas=areas,
         documents=[d for _, d in documents],
         faqs=[e for _, _, e in faqs],
+        measures=measures,
         synonyms=synonyms,
         files=files,
     )
@@ -129,6 +162,8 @@ def _kind(rel: Path) -> str | None:
         return "document"
     if len(rel.parts) == 2 and rel.parts[0] == FAQ_DIR:
         return "faq"
+    if len(rel.parts) == 2 and rel.parts[0] == MEASURES_DIR:
+        return "measure"
     return None
 
 

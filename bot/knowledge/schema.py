@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -75,22 +73,3 @@ class AreasFile(Strict):
 
 class SynonymsFile(Strict):
     groups: list[Annotated[list[Text], "group"]]
-
-
-@dataclass(frozen=True)
-class Knowledge:
-    """Everything staff wrote, validated and cross-checked."""
-
-    root: Path
-    areas: list[Area]
-    documents: list[Document]
-    faqs: list[FaqEntry]
-    synonyms: list[list[str]]
-    files: list[Path] = field(default_factory=list)
-
-    def document(self, doc_id: str) -> Document | None:
-        return next((d for d in self.documents if d.id == doc_id), None)
-
-    def section(self, doc_id: str, section_id: str) -> Section | None:
-        doc = self.document(doc_id)
-        return next((s for s in doc.sections if s.id == section_id), None) if doc else None

@@ -62,7 +62,7 @@ def fingerprint() -> str:
     """A digest of everything that decides how text becomes index terms."""
     shape = {
         "version": ANALYZER_VERSION,
-        "stemmer": [STEM_LANGUAGE, str(getattr(Stemmer, "version", ""))],
+        "stemmer": [STEM_LANGUAGE, Stemmer.version()],
         "stopwords": sorted(STOPWORDS),
     }
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]

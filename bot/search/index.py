@@ -25,8 +25,9 @@ from bot import __version__
 from bot.config import Settings
 from bot.search.embedding import Embedder
 from bot.errors import IndexBusy, IndexMismatch, IndexMissing, KnowledgeError
-from bot.knowledge.load import knowledge_hash, load_knowledge
-from bot.knowledge.schema import Area, Knowledge
+from bot.knowledge.load import Knowledge, knowledge_hash, load_knowledge
+from bot.knowledge.schema import Area
+from bot.measures.schema import Measure
 from bot.search import analyzer
 from bot.search.dense import DenseIndex
 from bot.search.passages import Passage, passages
@@ -34,12 +35,13 @@ from bot.search.lexical import LexicalIndex
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: the analyzer's fingerprint is recorded and checked
+FORMAT_VERSION = 3  # 2: the analyzer's fingerprint is recorded; 3: measures.json
 CURRENT = "current"
 BUILDS = "builds"
 META = "meta.json"
 PASSAGES = "passages.json"
 KNOWLEDGE = "knowledge.json"
+MEASURES = "measures.json"
 LEXICAL = "lexical"
 KEEP_BUILDS = 2  # the current build and the one before it
 
@@ -54,6 +56,7 @@ class SearchIndex:
     areas: list[Area]
     synonyms: list[list[str]]
     dense: DenseIndex
+    measures: dict[str, Measure]  # by id: measure hits carry their whole record (dates, regions...)
     lexical: LexicalIndex
     warning: str | None = None  # set when serving the last good index while the knowledge is broken
 
@@ -110,6 +113,7 @@ def _write_build(
         "areas": [a.model_dump() for a in knowledge.areas],
         "synonyms": synonyms,
     })
+    _write_json(folder / MEASURES, [m.model_dump(mode="json") for m in knowledge.measures])
     meta = {
         "format_version": FORMAT_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -123,6 +127,8 @@ def _write_build(
             "passages": len(items),
             "faq": sum(p.kind == "faq" for p in items),
             "document_passages": sum(p.kind == "passage" for p in items),
+            "measures": len(knowledge.measures),
+            "measure_passages": sum(p.kind == "measure" for p in items),
             "vectors": dense.size,
         },
         "faiss_version": faiss.__version__,
@@ -221,6 +227,7 @@ def load(settings: Settings, embedder: Embedder | None) -> SearchIndex:
         areas=[Area.model_validate(a) for a in extra["areas"]],
         synonyms=extra["synonyms"],
         dense=DenseIndex.load(folder),
+        measures={m["id"]: Measure.model_validate(m) for m in json.loads((folder / MEASURES).read_text(encoding="utf-8"))},
         lexical=LexicalIndex.load(folder / LEXICAL),
         warning=warning,
     )

@@ -6,45 +6,50 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.knowledge.schema import Knowledge
+from bot.knowledge.load import Knowledge
 
 @dataclass(frozen=True)
 class Passage:
-    """One retrievable unit: a chunk of a document section, or a FAQ entry."""
+    """One retrievable unit: a chunk of a document section, a FAQ entry, or a chunk of a measure."""
 
-    id: str                  # "doc#section/2" or "faq:id"
-    kind: str                # "passage" | "faq"
+    id: str                  # "doc#section/2", "faq:id" or "measure:id#section/chunk"
+    kind: str                # "passage" | "faq" | "measure"
     text: str                # what the user reads
-    title: str               # document title (for FAQ: the document it rests on)
+    title: str               # document or measure title (for FAQ: the document it rests on)
     heading: str             # section heading
     area: str                # main area id
-    source_ref: str          # "doc#section"
+    source_ref: str          # "doc#section", or "measure:id" (one answer per measure)
     question: str | None = None
     phrasings: tuple[str, ...] = ()
     url: str | None = None
+    measure_id: str | None = None
 
     @property
     def source(self) -> str:
-        """How the source is shown: document title + section, or the FAQ id and what it rests on."""
-        if self.kind == "faq":
-            return f"FAQ {self.id.removeprefix('faq:')} — {self.title}, «{self.heading}»"
+        """How the source is shown to users: the document's title and section (for a FAQ entry, the
+        section it rests on). Internal ids never appear here."""
         return f"{self.title}, «{self.heading}»"
 
     def embedding_texts(self) -> list[str]:
         """Texts whose vectors stand for this passage in the dense index."""
         if self.kind == "faq":
             return [self.question or "", *self.phrasings, self.text]
+        if self.kind == "measure":
+            return [f"{self.title}. {self.heading}. {self.text}"]
         return [f"{self.heading}. {self.text}"]
 
     def lexical_text(self) -> str:
         """Text indexed for lexical search."""
         if self.kind == "faq":
             return " ".join([self.question or "", *self.phrasings, self.text])
+        if self.kind == "measure":
+            return f"{self.title}. {self.heading}. {self.text}"
         return f"{self.heading}. {self.text}"
 
 
 def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
-    """FAQ entries first, then document sections chunked at sentence ends."""
+    """FAQ entries first, then document sections chunked at sentence ends, then measures (their
+    sections chunked the same way; a measure without sections is its summary)."""
     out: list[Passage] = []
     for entry in knowledge.faqs:
         doc = knowledge.document(entry.document_id)
@@ -62,6 +67,16 @@ def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
                 out.append(Passage(
                     id=f"{doc.id}#{sec.id}/{n}", kind="passage", text=chunk, title=doc.title,
                     heading=sec.heading, area=area, source_ref=f"{doc.id}#{sec.id}", url=doc.url,
+                ))
+    for measure in knowledge.measures:
+        area = measure.areas[0] if measure.areas else ""
+        sections = [(s.heading, s.text) for s in measure.sections] or [(measure.title, measure.summary)]
+        for i, (heading, text) in enumerate(sections):
+            for n, chunk in enumerate(chunk_text(text, max_chars)):
+                out.append(Passage(
+                    id=f"measure:{measure.id}#{i}/{n}", kind="measure", text=chunk, title=measure.title,
+                    heading=heading, area=area, source_ref=f"measure:{measure.id}", url=measure.url,
+                    measure_id=measure.id,
                 ))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Literal
@@ -9,7 +10,11 @@ from typing import Literal
 import numpy as np
 
 from bot.search import analyzer
-from bot.config import RetrievalSettings, Settings
+from bot.config import MeasuresSettings, RetrievalSettings, Settings
+from bot.measures.card import card
+from bot.measures.eligibility import Profile
+from bot.measures.schema import Measure
+from bot.search import offer
 from bot.search.embedding import Embedder
 from bot.search.index import SearchIndex, load
 from bot.knowledge.schema import Area
@@ -30,10 +35,22 @@ class Hit:
     score: float        # confidence-scaled score in 0..1, comparable across questions
     dense: float        # cosine similarity (best phrasing for a FAQ)
     lexical: float      # BM25 score
+    measure: Measure | None = None   # the whole measure, for a measure's passage
+    today: dt.date | None = None     # the day its status is computed for
 
     @property
     def text(self) -> str:
+        """What the user reads: the passage, or the measure's card (in Italian) for a measure."""
+        if self.measure is not None and self.today is not None:
+            return "\n".join(card(self.measure, self.today).lines())
         return self.passage.text
+
+    @property
+    def status(self) -> str | None:
+        """A measure's status on `today` (open, closing, upcoming, closed, unknown); None otherwise."""
+        if self.measure is None or self.today is None:
+            return None
+        return card(self.measure, self.today).status
 
     @property
     def source(self) -> str:
@@ -68,6 +85,11 @@ class SearchResult:
                 out["question"] = p.question
             if p.url:
                 out["url"] = p.url
+            if h.measure is not None:
+                m = h.measure
+                out.update(title=m.title, status=h.status, regions=list(m.regions), url=m.url,
+                           open_date=m.open_date.isoformat() if m.open_date else None,
+                           close_date=m.close_date.isoformat() if m.close_date else None)
             return out
 
         return {
@@ -85,17 +107,26 @@ class SearchResult:
 class Retriever:
     """Hybrid search (FAISS + BM25) over a loaded index."""
 
-    def __init__(self, index: SearchIndex, embedder: Embedder | None, settings: RetrievalSettings):
+    def __init__(self, index: SearchIndex, embedder: Embedder | None, settings: RetrievalSettings,
+                 measures: MeasuresSettings | None = None):
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.measures = measures or MeasuresSettings()
         self.synonyms = analyzer.Synonyms(index.synonyms)
+        self._measure_of = {n: index.measures[p.measure_id] for n, p in enumerate(index.passages)
+                            if p.measure_id is not None and p.measure_id in index.measures}
+        self._names = offer.Names(list(index.measures.values()))
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Retriever:
         """Load the index in use for these settings (checking model and knowledge)."""
         embedder = embedder or Embedder(settings.embedding)
-        return cls(load(settings, embedder), embedder, settings.retrieval)
+        return cls(load(settings, embedder), embedder, settings.retrieval, settings.measures)
+
+    def today(self) -> dt.date:
+        """The reference date when a search is not given one: the settings' fixed day, or the clock."""
+        return self.measures.today or dt.date.today()
 
     # --- browsing ---------------------------------------------------------------------------------
 
@@ -112,10 +143,18 @@ class Retriever:
 
     # --- search -----------------------------------------------------------------------------------
 
-    def search(self, question: str, mode: Mode | None = None) -> SearchResult:
-        """Rank passages for `question` and decide whether the best one is a reliable answer."""
+    def search(self, question: str, mode: Mode | None = None, today: dt.date | None = None,
+               profile: Profile | None = None) -> SearchResult:
+        """Rank passages for `question` and decide whether the best one is a reliable answer.
+
+        Measures are offered as of `today` (default: `self.today()`) and filtered by what the
+        question and the user's `profile` say (see `offer`)."""
         mode = mode or self.settings.mode
+        today = today or self.today()
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        wanted = offer.criteria(question, today, self.measures.closing_days, profile)
+        if wanted.listing and self.index.measures:
+            return self._closing_soon(question, wanted)
         n = len(self.index.passages)
         if not analyzer.content_words(question) or n == 0:
             return SearchResult(question, "decline", 0.0, [])
@@ -134,7 +173,7 @@ class Retriever:
 
         fused = self._fuse(dense, lexical, mode)
         order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] > 0 or mode == "dense"]
-        order = self._dedupe(order)
+        order = offer.offer(self._dedupe(order), self._measure_of, fused, question, wanted, self._names)
         if not order:
             return SearchResult(question, "decline", 0.0, [], signals={"coverage": coverage})
 
@@ -148,7 +187,8 @@ class Retriever:
         confidence = self._confidence(signals, mode)
         signals["confidence"] = confidence
         scale = confidence / fused[best] if fused[best] > 0 else 0.0
-        hits = [Hit(self.index.passages[i], float(fused[i] * scale), float(dense[i]), float(lexical[i])) for i in order]
+        hits = [Hit(self.index.passages[i], float(fused[i] * scale), float(dense[i]), float(lexical[i]),
+                    self._measure_of.get(i), today) for i in order]
 
         top_k = self.settings.top_k
         faq_hits = [h for h in hits if h.passage.kind == "faq"]
@@ -162,6 +202,20 @@ class Retriever:
         suggestions = faq_hits[: self.settings.suggestions] if decision == "suggest" else []
         return SearchResult(question, decision, confidence, [], suggestions=suggestions, ranking=hits,
                             signals=signals)
+
+    def _closing_soon(self, question: str, wanted: offer.Criteria) -> SearchResult:
+        """The answer to "cosa scade questo mese": the fitting measures that close within the period,
+        soonest first, or a decline when none does (the reply says so)."""
+        first = {}
+        for n, p in enumerate(self.index.passages):
+            if p.measure_id is not None and p.measure_id not in first:
+                first[p.measure_id] = n
+        found = offer.closing_soon(list(self.index.measures.values()), wanted)
+        hits = [Hit(self.index.passages[first[m.id]], 1.0, 0.0, 0.0, m, wanted.today) for m in found if m.id in first]
+        signals = {"listing": 1.0, "closing_within_days": float(wanted.filters.closing_within_days or 0)}
+        if not hits:
+            return SearchResult(question, "decline", 0.0, [], signals=signals)
+        return SearchResult(question, "answer", 1.0, hits, ranking=hits, signals=signals)
 
     def _dense_scores(self, question: str, n: int) -> np.ndarray:
         """Cosine of the question with every passage (a FAQ scores its best phrasing)."""

@@ -1,0 +1,250 @@
+"""The words of support measures: the 20 regions, firm sizes and sectors, with their aliases, and
+recognising them in a question's free text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.measures.text import fold
+
+# The 20 ISTAT regions, spelled as incentivi.gov.it writes them (the bilingual names included).
+REGIONS: tuple[str, ...] = (
+    "Abruzzo", "Basilicata", "Calabria", "Campania", "Emilia-Romagna", "Friuli-Venezia Giulia", "Lazio",
+    "Liguria", "Lombardia", "Marche", "Molise", "Piemonte", "Puglia", "Sardegna", "Sicilia", "Toscana",
+    "Trentino-Alto Adige/Südtirol", "Umbria", "Valle d'Aosta/Vallée d'Aoste", "Veneto",
+)
+# A measure open in every region is stored with this one marker instead of the 20 names.
+NATIONAL = "Tutta Italia"
+
+# Other names people and catalogues use for a region. The autonomous provinces of Bolzano and Trento
+# map to their region: the catalogue itself lists them both as "Trentino-Alto Adige/Südtirol".
+_REGION_ALIASES: dict[str, tuple[str, ...]] = {
+    "Abruzzo": ("abruzzi",),
+    "Basilicata": ("lucania",),
+    "Emilia-Romagna": ("emilia romagna", "emilia", "romagna"),
+    "Friuli-Venezia Giulia": ("friuli venezia giulia", "friuli", "fvg", "venezia giulia"),
+    "Lazio": ("latium",),
+    "Lombardia": ("lombardy",),
+    "Piemonte": ("piedmont",),
+    "Puglia": ("puglie", "apulia"),
+    "Sardegna": ("sardinia",),
+    "Sicilia": ("sicily",),
+    "Toscana": ("tuscany",),
+    "Trentino-Alto Adige/Südtirol": (
+        "trentino alto adige", "trentino alto adige sudtirol", "trentino sudtirol", "trentino", "alto adige",
+        "sudtirol", "sud tirol", "south tyrol", "provincia autonoma di bolzano", "provincia autonoma di trento",
+        "provincia di bolzano", "provincia di trento", "bolzano", "bozen", "trento", "p a bolzano", "p a trento",
+    ),
+    "Valle d'Aosta/Vallée d'Aoste": ("valle d aosta", "vallee d aoste", "val d aosta", "aosta valley"),
+}
+_NATIONAL_ALIASES = ("tutta italia", "italia", "italy", "nazionale", "national", "tutto il territorio nazionale",
+                     "all of italy", "whole of italy")
+
+_REGION_LOOKUP: dict[str, str] = {fold(name): name for name in REGIONS}
+_REGION_LOOKUP.update({fold(alias): name for name, aliases in _REGION_ALIASES.items() for alias in aliases})
+_REGION_LOOKUP.update({fold(alias): NATIONAL for alias in _NATIONAL_ALIASES})
+
+
+def region(name: str) -> str | None:
+    """The canonical name of a region (any case, accents or common alias), NATIONAL, or None."""
+    return _REGION_LOOKUP.get(fold(name))
+
+
+@dataclass(frozen=True)
+class Size:
+    """A firm size: canonical id, labels, and what people call it."""
+
+    id: str
+    it: str
+    en: str
+    aliases: tuple[str, ...]
+
+
+# The EU size classes as the catalogue names them. The catalogue's "Non classificabile/classificato"
+# (public bodies, research institutes, associations: applicants with no firm size) is kept as its own
+# id rather than dropped, because it tells who else may apply.
+SIZES: tuple[Size, ...] = (
+    Size("micro", "Microimpresa", "Micro-enterprise",
+         ("microimpresa", "microimprese", "micro impresa", "micro imprese", "micro", "micro enterprise",
+          "microenterprise", "micro business", "micro company")),
+    Size("piccola", "Piccola impresa", "Small enterprise",
+         ("piccola impresa", "piccole imprese", "piccola", "piccola impresa escluse microimprese", "small",
+          "small enterprise", "small business", "small company")),
+    Size("media", "Media impresa", "Medium-sized enterprise",
+         ("media impresa", "medie imprese", "media", "medium", "medium sized", "medium enterprise",
+          "medium sized enterprise")),
+    Size("grande", "Grande impresa", "Large enterprise",
+         ("grande impresa", "grandi imprese", "grande", "large", "large enterprise", "large company")),
+    Size("non-classificabile", "Non classificabile (soggetti senza dimensione d'impresa)",
+         "Not classifiable (applicants with no firm size)",
+         ("non classificabile", "non classificabile classificato", "non classificato",
+          "non classificabile soggetto pubblico", "not classifiable", "non classificabile")),
+)
+SIZE_IDS: tuple[str, ...] = tuple(s.id for s in SIZES)
+# PMI / SME: the EU definition (Recommendation 2003/361) includes micro-enterprises.
+SME: frozenset[str] = frozenset({"micro", "piccola", "media"})
+
+_SIZE_LOOKUP: dict[str, str] = {fold(s.id): s.id for s in SIZES}
+_SIZE_LOOKUP.update({fold(alias): s.id for s in SIZES for alias in (s.it, s.en, *s.aliases)})
+
+
+def size(name: str) -> str | None:
+    """The canonical id of a firm size ('Microimpresa', 'small', 'Piccola Impresa'...), or None."""
+    return _SIZE_LOOKUP.get(fold(name))
+
+
+def size_label(size_id: str, lang: str = "it") -> str:
+    """The label of a size id in Italian or English (the id itself if unknown)."""
+    found = next((s for s in SIZES if s.id == size_id), None)
+    if found is None:
+        return size_id
+    return found.en if lang == "en" else found.it
+
+
+# The catalogue's sectors (zm_field_activity_sector_value), verbatim, with the words that point to
+# them in a question. Patterns are regular expressions over folded text (see `fold`).
+# Only words that name what a business *does*: "software" or "rifiuti" more often name what it wants
+# to buy or fix, and a sector read wrongly would hide measures from the answer.
+SECTORS: dict[str, tuple[str, ...]] = {
+    "Agricoltura, silvicoltura e pesca": (
+        r"agricol[aoei]", r"agricoltura", r"agricoltor[ei]", r"silvicoltura", r"pesca", r"pescator[ei]",
+        r"allevament[oi]", r"agriculture", r"farm(?:s|ing|ers?)?", r"fishing", r"forestry"),
+    "Agroalimentare": (r"agroalimentar[ei]", r"(?:settore|industria|prodotti|impres[ae]|aziend[ae]) alimentar[ei]",
+                       r"agrifood", r"agri food", r"food"),
+    "Alberghiero": (r"alberg(?:o|hi|hier[oaei])", r"hotels?", r"strutture? ricettiv[ae]", r"bed and breakfast",
+                    r"b b"),
+    "Altri servizi": (r"altri servizi",),
+    "Artigianato": (r"artigian[oaei]", r"artigianato", r"artigianal[ei]", r"crafts?", r"artisans?"),
+    "Autoveicoli e altri mezzi di trasporto": (r"autoveicol[oi]", r"automotive"),
+    "Chimica e Farmaceutica": (r"chimic[aoih]e?", r"farmaceutic[aoih]e?", r"pharma\w*", r"chemicals?"),
+    "Commercio": (r"commercio", r"commerciant[ei]", r"negozi(?:o)?", r"negoziett[oi]", r"retail(?:ers?)?", r"shops?"),
+    "Cultura": (r"cultura(?:le|li)?", r"cultural", r"spettacol[oi]", r"cinema", r"musei?", r"museums?"),
+    "Edilizia": (r"edilizia", r"edil[ei]", r"costruzioni", r"construction"),
+    "Elettronica": (r"elettronic[aoh]e?", r"electronics?"),
+    "Fornitura Energia, Acqua e gestione Rifiuti": (
+        r"multiutility", r"utilit(?:y|ies)", r"settore (?:dei )?rifiuti", r"fornitura di (?:energia|acqua)"),
+    "ICT": (r"ict", r"software house", r"(?:aziend[ae]|impres[ae]|settore|societa) informatic[aoh]e?",
+            r"telecomunicazioni"),
+    "Meccanica": (r"meccanic[aoh]e?", r"metalmeccanic[aoh]e?", r"mechanics?", r"mechanical"),
+    "Metallurgia": (r"metallurgi[ac]\w*", r"siderurgi[ac]\w*", r"metalmeccanic[aoh]e?", r"steel", r"metallurgy"),
+    "Mobili, Legno e Carta": (r"mobili", r"arredamento", r"arredo", r"legno", r"cartari[aoe]", r"furniture",
+                              r"wood"),
+    "Moda e Tessile": (r"moda", r"tessil[ei]", r"abbigliamento", r"calzatur\w*", r"fashion", r"textiles?",
+                       r"clothing"),
+    "Ristorazione": (r"ristorazione", r"ristorant[ei]", r"ristorator[ei]", r"bar", r"pizzeri[ae]",
+                     r"restaurants?", r"catering"),
+    "Salute": (r"salute", r"sanita", r"sanitari[oaei]", r"health(?:care)?", r"medical"),
+    "Turismo": (r"turismo", r"turistic[aoh]e?", r"tourism", r"tourist"),
+    "Servizi di trasporto": (r"trasport[oi]", r"autotrasport[oi]", r"logistica", r"logistics", r"transport"),
+}
+_SECTOR_LOOKUP: dict[str, str] = {fold(name): name for name in SECTORS}
+
+
+def sector(name: str) -> str | None:
+    """The catalogue's name of a sector written in any case or accents, or None."""
+    return _SECTOR_LOOKUP.get(fold(name))
+
+
+# --- Recognising them in a question -------------------------------------------------------------
+
+# Adjectives and a few cities (regional capitals, and the Tuscan provinces: Sportello serves Tuscany)
+# pointing to a region. Words that are also common nouns ("potenza", "aquila", "massa") are left out.
+_REGION_WORDS: dict[str, tuple[str, ...]] = {
+    "Abruzzo": (r"abruzzes[ei]", r"pescara", r"l aquila"),
+    "Basilicata": (r"lucan[oaei]", r"matera"),
+    "Calabria": (r"calabres[ei]", r"calabrian", r"catanzaro", r"reggio calabria", r"cosenza"),
+    "Campania": (r"campan[oaei]", r"napoli", r"naples", r"napoletan[oaei]", r"salerno", r"caserta"),
+    "Emilia-Romagna": (r"emilian[oaei]", r"romagnol[oaei]", r"bologna", r"modena", r"parma", r"rimini"),
+    "Friuli-Venezia Giulia": (r"friulan[oaei]", r"trieste", r"udine", r"pordenone", r"gorizia"),
+    "Lazio": (r"lazial[ei]", r"roma", r"rome", r"roman[oaei]"),
+    "Liguria": (r"ligur[ei]", r"ligurian", r"genova", r"genoa", r"la spezia", r"savona"),
+    "Lombardia": (r"lombard[oaei]", r"lombard", r"milano", r"milan", r"milanes[ei]", r"bergamo", r"brescia"),
+    "Marche": (r"marchigian[oaei]", r"ancona", r"pesaro", r"macerata"),
+    "Molise": (r"molisan[oaei]", r"campobasso", r"isernia"),
+    "Piemonte": (r"piemontes[ei]", r"piedmontese", r"torino", r"turin", r"torines[ei]", r"cuneo"),
+    "Puglia": (r"puglies[ei]", r"apulian", r"bari", r"lecce", r"foggia", r"taranto", r"brindisi"),
+    "Sardegna": (r"sard[oaei]", r"sardinian", r"cagliari", r"sassari"),
+    "Sicilia": (r"sicilian[oaei]", r"sicilian", r"palermo", r"catania", r"messina"),
+    "Toscana": (r"toscan[oaei]", r"tuscan", r"firenze", r"florence", r"fiorentin[oaei]", r"arezzo",
+                r"grosseto", r"livorno", r"lucca", r"massa carrara", r"carrara", r"pisa", r"pistoia", r"prato",
+                r"siena"),
+    "Trentino-Alto Adige/Südtirol": (r"trentin[oaei]", r"altoatesin[oaei]", r"sudtirolese"),
+    "Umbria": (r"umbr[oaei]", r"umbrian", r"perugia", r"terni"),
+    "Valle d'Aosta/Vallée d'Aoste": (r"valdostan[oaei]", r"aosta"),
+    "Veneto": (r"venet[oaei]", r"venetian", r"venezia", r"venice", r"padova", r"verona", r"vicenza", r"treviso"),
+}
+_NATIONAL_WORDS = (r"tutta italia", r"nazional[ei]", r"national", r"nationwide", r"all of italy",
+                   r"whole of italy", r"tutto il territorio nazionale")
+
+
+def _alternation(patterns: list[str]) -> re.Pattern[str]:
+    # Longest first, so "emilia romagna" wins over "emilia"; \b keeps words whole.
+    ordered = sorted(set(patterns), key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(ordered) + r")\b")
+
+
+# One scan over every region word, longest alternative first, so "friuli venezia giulia" is read
+# whole and its "venezia" never counts for Veneto.
+_REGION_WORD_LIST: list[tuple[str, str]] = sorted(
+    [(re.escape(fold(name)), name) for name in REGIONS]
+    + [(re.escape(fold(alias)), name) for name, aliases in _REGION_ALIASES.items() for alias in aliases]
+    + [(word, name) for name, words in _REGION_WORDS.items() for word in words]
+    + [(word, NATIONAL) for word in _NATIONAL_WORDS],
+    key=lambda pair: len(pair[0]), reverse=True,
+)
+_REGION_SCAN = re.compile(r"\b(?:" + "|".join(f"({word})" for word, _ in _REGION_WORD_LIST) + r")\b")
+# "Marche" is also "brands" and, in "marche da bollo", revenue stamps.
+_NOT_A_REGION = re.compile(r"\bmarche da bollo\b|\bmarche (?:e|o) brevetti\b|\bregistrare (?:le )?marche\b")
+
+_SIZE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "micro": _alternation([r"micro ?impres[ae]", r"micro ?aziend[ae]", r"micro", r"micro ?enterprises?",
+                           r"micro ?business(?:es)?", r"micro ?compan(?:y|ies)", r"micro ?firms?"]),
+    "piccola": _alternation([r"piccol[ae] ?(?:impres[ae]|aziend[ae])", r"piccol[ae] e micro impres[ae]",
+                             r"small (?:business(?:es)?|compan(?:y|ies)|firms?|enterprises?)"]),
+    "media": _alternation([r"medi[ae] ?(?:impres[ae]|aziend[ae])",
+                           r"medium(?: sized)? (?:business(?:es)?|compan(?:y|ies)|firms?|enterprises?)"]),
+    "grande": _alternation([r"grand[ei] ?(?:impres[ae]|aziend[ae])",
+                            r"large (?:business(?:es)?|compan(?:y|ies)|firms?|enterprises?)"]),
+}
+# "PMI" and its expansions name the three SME classes at once; "micro, piccole e medie" too.
+_SME_PATTERN = _alternation([r"pmi", r"mpmi", r"smes?", r"piccole e medie", r"piccola e media",
+                             r"micro piccole e medie", r"small and medium(?: sized)?"])
+
+_SECTOR_PATTERNS: dict[str, re.Pattern[str]] = {name: _alternation(list(words)) for name, words in SECTORS.items()}
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """Regions, firm sizes and sectors named in a text (canonical names and ids)."""
+
+    regions: frozenset[str] = frozenset()
+    sizes: frozenset[str] = frozenset()
+    sectors: frozenset[str] = frozenset()
+
+
+def mentions(text: str) -> Mentions:
+    """Recognise regions (names, adjectives, main cities), sizes and sectors named in `text`."""
+    folded = fold(text)
+    regions = {_REGION_WORD_LIST[match.lastindex - 1][1]
+               for match in _REGION_SCAN.finditer(_NOT_A_REGION.sub(" ", folded)) if match.lastindex}
+    sizes = {size_id for size_id, pattern in _SIZE_PATTERNS.items() if pattern.search(folded)}
+    if _SME_PATTERN.search(folded):
+        sizes |= SME
+    sectors = {name for name, pattern in _SECTOR_PATTERNS.items() if pattern.search(folded)}
+    return Mentions(frozenset(regions), frozenset(sizes), frozenset(sectors))
+
+
+# Our areas (knowledge/areas.yaml) that a catalogue purpose (zm_field_scopes_value) falls under.
+_PURPOSE_AREAS: dict[str, str] = {
+    fold("Internazionalizzazione"): "internazionalizzazione",
+    fold("Innovazione e ricerca"): "innovazione",
+    fold("Digitalizzazione"): "innovazione",
+    fold("Start up/Sviluppo d'impresa"): "nuove-imprese",
+}
+
+
+def areas_for_purposes(purposes: list[str]) -> list[str]:
+    """Our area ids for the catalogue's purposes, in order, without repeats (may be empty)."""
+    found = (_PURPOSE_AREAS.get(fold(p)) for p in purposes)
+    return list(dict.fromkeys(a for a in found if a))

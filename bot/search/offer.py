@@ -1,0 +1,132 @@
+"""Which measures may be offered for a question: eligibility, validity, and asking by name.
+
+The worst mistake a funding desk can make is to present a closed call as available. So, for every
+measure the ranking found:
+- a measure limited to other regions, or to other firm sizes or sectors, than the question (or the
+  user's profile) names is left out, unless the question names the measure itself;
+- "aperti / in scadenza" in the question keep only measures one can apply to now (or that close soon);
+- a closed measure is left out when an available one matches the question about as well; it stays
+  (always labelled closed by its card) when asked by name or when nothing open matches;
+- a measure the question names comes first: the user asked about it.
+Status is computed here from the dates and `today`, never read from a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.measures.eligibility import Filters, Profile, filters_from_question, matches
+from bot.measures.schema import Measure
+from bot.measures.status import Status, is_available, status
+from bot.search import analyzer
+
+# A closed measure gives way to an available one whose fused score is at least this share of its own.
+CLOSED_GIVES_WAY = 0.8
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What the question and the profile ask of a measure."""
+
+    filters: Filters             # as read from the question (regions, sizes, sectors, open, closing)
+    today: dt.date
+    closing_days: int
+
+    @property
+    def listing(self) -> bool:
+        """The question asks for the measures closing within a period ("cosa scade questo mese")."""
+        return self.filters.closing_within_days is not None
+
+
+def criteria(question: str, today: dt.date, closing_days: int, profile: Profile | None = None) -> Criteria:
+    """The question's filters, completed by the profile where the question says nothing."""
+    found = filters_from_question(question, today)
+    if profile is not None:
+        found = dataclasses.replace(
+            found,
+            regions=found.regions or (frozenset({profile.region}) if profile.region else frozenset()),
+            sizes=found.sizes or (frozenset({profile.size}) if profile.size else frozenset()),
+            sectors=found.sectors or (frozenset({profile.sector}) if profile.sector else frozenset()),
+        )
+    return Criteria(found, today, closing_days)
+
+
+class Names:
+    """Recognises a question that names a measure: most words of its title, or a pair of adjacent
+    title words at least one of which belongs to that title alone ("Voucher 3I", "Terre Tagliamento")."""
+
+    def __init__(self, measures: Sequence[Measure]):
+        self._titles = {m.id: [analyzer.stem(w) for w in analyzer.content_words(m.title)] for m in measures}
+        count: dict[str, int] = {}
+        for stems in self._titles.values():
+            for s in set(stems):
+                count[s] = count.get(s, 0) + 1
+        self._own = {mid: {s for s in stems if count[s] == 1} for mid, stems in self._titles.items()}
+
+    def named(self, measure_id: str, question: str) -> bool:
+        title = self._titles.get(measure_id, [])
+        if not title:
+            return False
+        asked = [analyzer.stem(w) for w in analyzer.content_words(question)]
+        present = set(asked) & set(title)
+        if len(present) >= 2 and len(present) / len(set(title)) >= 0.5:
+            return True
+        own = self._own[measure_id]
+        title_pairs = set(zip(title, title[1:]))
+        return any(pair in title_pairs and (pair[0] in own or pair[1] in own) for pair in zip(asked, asked[1:]))
+
+
+def offer(
+    candidates: list[int],
+    measure_of: dict[int, Measure],
+    fused: Sequence[float],
+    question: str,
+    wanted: Criteria,
+    names: Names,
+) -> list[int]:
+    """The candidates (passage numbers, best first) that may be shown; passages that are not
+    measures pass through untouched."""
+    where = dataclasses.replace(wanted.filters, want_open=False, closing_within_days=None)
+    kept: list[int] = []
+    closed: set[int] = set()
+    named: set[int] = set()
+    for i in candidates:
+        measure = measure_of.get(i)
+        if measure is None:
+            kept.append(i)
+            continue
+        state = status(measure, wanted.today, wanted.closing_days)
+        if names.named(measure.id, question):
+            named.add(i)
+        else:
+            if not matches(measure, where):
+                continue
+            if wanted.listing and not _closes_within(measure, state, wanted):
+                continue
+            if wanted.filters.want_open and not is_available(state):
+                continue
+            if state == "closed":
+                closed.add(i)
+        kept.append(i)
+    best_available = max((fused[i] for i in kept if i in measure_of and i not in closed
+                          and is_available(status(measure_of[i], wanted.today, wanted.closing_days))), default=0.0)
+    kept = [i for i in kept if not (i in closed and best_available >= CLOSED_GIVES_WAY * fused[i])]
+    return [i for i in kept if i in named] + [i for i in kept if i not in named]
+
+
+def closing_soon(measures: Sequence[Measure], wanted: Criteria) -> list[Measure]:
+    """The measures one can still apply to that close within the asked period and fit the question,
+    soonest first (for "cosa scade questo mese")."""
+    where = dataclasses.replace(wanted.filters, want_open=False, closing_within_days=None)
+    found = [m for m in measures
+             if matches(m, where) and _closes_within(m, status(m, wanted.today, wanted.closing_days), wanted)]
+    return sorted(found, key=lambda m: (m.close_date, m.title))
+
+
+def _closes_within(measure: Measure, state: Status, wanted: Criteria) -> bool:
+    days = wanted.filters.closing_within_days
+    return (is_available(state) and days is not None and measure.close_date is not None
+            and (measure.close_date - wanted.today).days <= days)

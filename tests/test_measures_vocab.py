@@ -1,0 +1,125 @@
+"""Regions, firm sizes and sectors: canonical names, aliases, and recognising them in questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.measures.vocab import NATIONAL, REGIONS, SME, areas_for_purposes, mentions, region, size, size_label
+
+
+def test_there_are_twenty_regions_spelled_as_the_catalogue_does() -> None:
+    assert len(REGIONS) == 20
+    assert "Trentino-Alto Adige/Südtirol" in REGIONS
+    assert "Valle d'Aosta/Vallée d'Aoste" in REGIONS
+    assert "Friuli-Venezia Giulia" in REGIONS
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("toscana", "Toscana"),
+    ("TOSCANA", "Toscana"),
+    ("  Toscana ", "Toscana"),
+    ("Tuscany", "Toscana"),
+    ("Emilia Romagna", "Emilia-Romagna"),
+    ("emilia-romagna", "Emilia-Romagna"),
+    ("Trentino", "Trentino-Alto Adige/Südtirol"),
+    ("Trentino-Alto Adige/Südtirol", "Trentino-Alto Adige/Südtirol"),
+    ("trentino alto adige sudtirol", "Trentino-Alto Adige/Südtirol"),
+    ("Provincia Autonoma di Bolzano", "Trentino-Alto Adige/Südtirol"),
+    ("Trento", "Trentino-Alto Adige/Südtirol"),
+    ("Valle d'Aosta", "Valle d'Aosta/Vallée d'Aoste"),
+    ("Valle d’Aosta", "Valle d'Aosta/Vallée d'Aoste"),
+    ("Vallée d'Aoste", "Valle d'Aosta/Vallée d'Aoste"),
+    ("Friuli Venezia Giulia", "Friuli-Venezia Giulia"),
+    ("Puglia", "Puglia"),
+    ("Tutta Italia", NATIONAL),
+    ("nazionale", NATIONAL),
+])
+def test_region_accepts_case_accents_and_aliases(name: str, expected: str) -> None:
+    assert region(name) == expected
+
+
+@pytest.mark.parametrize("name", ["Toscanaa", "Firenze", "", "Europa"])
+def test_region_refuses_what_is_not_a_region(name: str) -> None:
+    assert region(name) is None
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Microimpresa", "micro"),
+    ("micro", "micro"),
+    ("Piccola Impresa", "piccola"),
+    ("Piccola Impresa (escluse Microimprese)", "piccola"),
+    ("small", "piccola"),
+    ("Media Impresa", "media"),
+    ("medium-sized", "media"),
+    ("Grande Impresa", "grande"),
+    ("large", "grande"),
+    ("Non classificabile/classificato", "non-classificabile"),
+    ("Non classificabile (Soggetto Pubblico)", "non-classificabile"),
+])
+def test_size_accepts_catalogue_labels_and_aliases(name: str, expected: str) -> None:
+    assert size(name) == expected
+
+
+def test_startup_is_not_a_size() -> None:
+    assert size("startup") is None
+    assert mentions("sono una startup innovativa").sizes == frozenset()
+
+
+def test_size_labels_in_both_languages() -> None:
+    assert size_label("micro") == "Microimpresa"
+    assert size_label("micro", "en") == "Micro-enterprise"
+
+
+@pytest.mark.parametrize(("text", "regions"), [
+    ("sono una microimpresa toscana", {"Toscana"}),
+    ("impresa toscano", {"Toscana"}),
+    ("aziende toscane e lombarde", {"Toscana", "Lombardia"}),
+    ("ditte lombardi", {"Lombardia"}),
+    ("PMI pugliese", {"Puglia"}),
+    ("impresa campana", {"Campania"}),
+    ("sono un artigiano veneto", {"Veneto"}),
+    ("bandi in Friuli Venezia Giulia", {"Friuli-Venezia Giulia"}),  # not also Veneto for "venezia"
+    ("aziende marchigiane e umbre", {"Marche", "Umbria"}),
+    ("ho un negozio a Prato", {"Toscana"}),
+    ("South Tyrol micro business", {"Trentino-Alto Adige/Südtirol"}),
+    ("bandi nazionali", {NATIONAL}),
+    ("servono due marche da bollo?", set()),
+    ("come apro una partita iva", set()),
+])
+def test_mentions_finds_regions_and_their_adjectives(text: str, regions: set[str]) -> None:
+    assert mentions(text).regions == frozenset(regions)
+
+
+@pytest.mark.parametrize(("text", "sizes"), [
+    ("sono una microimpresa", {"micro"}),
+    ("sono una micro impresa", {"micro"}),
+    ("siamo una piccola impresa", {"piccola"}),
+    ("media azienda del mobile", {"media"}),
+    ("grandi imprese", {"grande"}),
+    ("sono una PMI", SME),
+    ("micro, piccole e medie imprese", SME),
+    ("we are a small business", {"piccola"}),
+    ("SMEs in Tuscany", SME),
+    ("contributi per il mio software", set()),
+])
+def test_mentions_finds_sizes(text: str, sizes: set[str]) -> None:
+    assert mentions(text).sizes == frozenset(sizes)
+
+
+@pytest.mark.parametrize(("text", "sectors"), [
+    ("ho un ristorante a Siena", {"Ristorazione"}),
+    ("sono un artigiano del legno", {"Artigianato", "Mobili, Legno e Carta"}),
+    ("albergo sulla costa", {"Alberghiero"}),
+    ("azienda tessile", {"Moda e Tessile"}),
+    ("contributi per acquistare software", set()),  # buying software does not make one an ICT firm
+    ("vorrei vedere il bando nel dettaglio", set()),
+])
+def test_mentions_finds_sectors(text: str, sectors: set[str]) -> None:
+    assert mentions(text).sectors == frozenset(sectors)
+
+
+def test_purposes_map_to_our_areas() -> None:
+    assert areas_for_purposes(["Internazionalizzazione"]) == ["internazionalizzazione"]
+    assert areas_for_purposes(["Digitalizzazione", "Innovazione e ricerca"]) == ["innovazione"]
+    assert areas_for_purposes(["Start up/Sviluppo d'impresa", "Sostegno investimenti"]) == ["nuove-imprese"]
+    assert areas_for_purposes(["Transizione ecologica"]) == []
