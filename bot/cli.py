@@ -157,15 +157,25 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """Build the index and switch it in."""
     from bot.search import index as search_index
     from bot.search.embedding import Embedder
+    from bot.search.service import build_index
 
-    folder = search_index.build(settings, Embedder(settings.embedding), progress=sys.stderr.isatty())
+    folder = build_index(settings, Embedder(settings.embedding), progress=sys.stderr.isatty())
     meta = search_index.read_meta(settings.paths.index)
     counts = meta["counts"]
     print(
         f"Index built: {counts['faq']} FAQ entries, {counts['document_passages']} document passages, "
-        f"{counts['vectors']} vectors of dimension {meta['model']['dimension']} ({meta['model']['name']}).\n"
-        f"In use: {folder}"
+        f"{counts['measures']} measures ({counts['measure_passages']} passages), "
+        f"{counts['vectors']} vectors of dimension {meta['model']['dimension']} ({meta['model']['name']})."
     )
+    fitted = meta.get("calibration")
+    if fitted:
+        errors = fitted["errors"]
+        print(f"Calibration fitted on {fitted['questions']} tuning questions ({', '.join(fitted['fitted_on'])}): "
+              f"answer threshold {fitted['answer_threshold']}, in-scope declined {errors['in_scope_declined']:.3f}, "
+              f"out-of-scope answered {errors['out_of_scope_answered']:.3f}.")
+    else:
+        print("No tuning sets with both kinds of question: the calibration in the settings applies.")
+    print(f"In use: {folder}")
     return EXIT_OK
 
 

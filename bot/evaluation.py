@@ -206,10 +206,10 @@ def calibrate(retriever: Retriever, items: list[EvalItem], min_declined: float =
     if not inside or not outside:
         raise EvalFileError([Problem(Path(items[0].where.split(":")[0]) if items else Path("."), 0,
                                       "calibration needs both in-scope and out-of-scope questions")])
-    names = ["coverage", "dense", "lexical"]
+    names = ["coverage", "local", "dense", "lexical"]
     rows, labels = [], []
     for item in items:
-        f = features(retriever.search(item.question, mode="hybrid").signals,
+        f = features(retriever.search(item.question, mode="hybrid", today=item.today).signals,
                      retriever.settings.calibration.lexical_half)
         rows.append([f[n] for n in names])
         labels.append(1.0 if item.in_scope else 0.0)

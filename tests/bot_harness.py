@@ -19,6 +19,7 @@ TOKEN = "7000001:AAH-sportello-TEST-token_0123456789abcdefXYZ"
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
 SECRET = "webhook-secret-42"
 ADMIN = 900
+TODAY = "2026-11-25"
 
 
 def bot_settings(tmp: Path, built: Settings | None, fake: FakeBotApi, **env: str) -> Settings:
@@ -33,6 +34,8 @@ def bot_settings(tmp: Path, built: Settings | None, fake: FakeBotApi, **env: str
         "SPORTELLO_TELEGRAM__ADMINS": str(ADMIN),
         "SPORTELLO_TELEGRAM__QUESTIONS_PER_MINUTE": "100",
         "SPORTELLO_PRIVACY__PSEUDONYM_KEY": PSEUDONYM_KEY,
+        # Measure status is computed for this day, whatever the machine's clock says.
+        "SPORTELLO_MEASURES__TODAY": TODAY,
     }
     return make_settings(tmp, **{**defaults, **env})
 

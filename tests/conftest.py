@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.search import index as search_index
+from bot.search.service import build_index
 from bot.config import Settings
 from bot.search.embedding import Embedder
 from bot.search.retriever import Retriever
@@ -52,7 +52,7 @@ def built_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
     """Settings with an index built once from the shipped knowledge (treat as read-only)."""
     tmp = tmp_path_factory.mktemp("shipped")
     settings = make_settings(tmp)
-    search_index.build(settings, embedder)
+    build_index(settings, embedder)
     return settings
 
 

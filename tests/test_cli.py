@@ -17,6 +17,7 @@ import bot.search.embedding
 import bot.search.service
 from bot.search import index as search_index
 from bot.cli import format_result, main
+from bot.knowledge.load import load_knowledge
 from bot.config import EmbeddingSettings, Settings
 from bot.search.embedding import Embedder
 from bot.search.retriever import Retriever
@@ -132,7 +133,8 @@ def test_ask_builds_the_index_first_when_there_is_none(
     out, err = capsys.readouterr()
     assert "No index yet: building it" in err
     assert out.startswith("L'internazionalizzazione è il primo dei tre ambiti")
-    assert "Fonte: Protocollo" in out and "export-aiuti" not in out
+    title = load_knowledge(small_knowledge).documents[0].title
+    assert f"Fonte: {title}, «" in out and "export-aiuti" not in out
     assert (search_index.current_folder(tmp_path / "index") / "meta.json").is_file()
 
 

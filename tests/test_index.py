@@ -267,3 +267,15 @@ def test_broken_knowledge_serves_the_last_good_index_with_a_warning(
     assert loaded.warning is not None
     assert "sportello validate" in loaded.warning and "last good index" in loaded.warning
     assert loaded.meta["knowledge_hash"] != knowledge_hash(knowledge_copy)
+
+
+def test_an_index_cut_by_another_sentence_rule_is_refused(
+    built_settings: Settings, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.knowledge import sentences
+
+    root = copy_index(built_settings, tmp_path)
+    settings = make_settings(tmp_path, SPORTELLO_PATHS__INDEX=str(root))
+    monkeypatch.setattr(sentences, "ABBREVIATIONS", (*sentences.ABBREVIATIONS, "tel."))
+    with pytest.raises(IndexMismatch, match="sentence splitter changed.*run `sportello build`"):
+        search_index.load(settings, embedder)

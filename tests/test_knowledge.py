@@ -9,7 +9,8 @@ from conftest import KNOWLEDGE
 
 from bot.errors import KnowledgeError
 from bot.knowledge.load import knowledge_hash, load_knowledge
-from bot.search.passages import chunk_text, passages, split_sentences
+from bot.knowledge.sentences import split_sentences
+from bot.search.passages import chunk_text, passages
 
 DOC = "protocollo-rt-unioncamere"
 
@@ -415,4 +416,11 @@ def test_yaml_aliases_are_refused_with_their_line(knowledge_copy: Path) -> None:
     write(knowledge_copy / "faq" / "alias.yaml", "# ciclo\nentries: &a\n  - *a\n")
     assert problems(knowledge_copy) == [
         "knowledge/faq/alias.yaml:3: aliases (*a) are not supported in knowledge files: write the value out"
+    ]
+
+
+def test_a_date_that_does_not_exist_is_a_problem_at_its_line(knowledge_copy: Path) -> None:
+    write(knowledge_copy / "faq" / "date.yaml", "entries:\n  - id: x\n    question: 2026-02-30\n")
+    assert problems(knowledge_copy) == [
+        "knowledge/faq/date.yaml:3: '2026-02-30' is not a real date (day is out of range for month)"
     ]

@@ -75,7 +75,11 @@ def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | 
                                       f"aliases (*{event.anchor}) are not supported in knowledge files: "
                                       "write the value out")]
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        try:
+            data = loader.construct_document(node) if node is not None else None
+        except (ValueError, OverflowError):
+            # PyYAML raises a bare ValueError for a date that does not exist (2026-02-30).
+            return None, _unconstructible(node, loader, shown, offset)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -93,6 +97,25 @@ def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | 
         lines = {loc: line + offset for loc, line in lines.items()}
         problems = [Problem(p.path, p.line + offset, p.message) for p in problems]
     return YamlFile(shown, data, lines), problems
+
+
+def _unconstructible(node: yaml.Node, loader: yaml.SafeLoader, shown: Path, offset: int) -> list[Problem]:
+    """The scalars that cannot become values (impossible dates), each at its line."""
+    problems: list[Problem] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            stack.extend(v for pair in current.value for v in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.ScalarNode) and current.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                loader.construct_yaml_timestamp(current)
+            except (ValueError, OverflowError) as exc:
+                problems.append(Problem(shown, current.start_mark.line + 1 + offset,
+                                        f"{current.value!r} is not a real date ({exc})"))
+    return problems or [Problem(shown, 1 + offset, "malformed YAML: a value cannot be read")]
 
 
 def _walk(node: yaml.Node, loc: Location, lines: dict[Location, int], problems: list[Problem], path: Path) -> None:

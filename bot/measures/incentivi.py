@@ -8,7 +8,8 @@ import re
 from typing import Any
 
 from bot.measures.source import Candidate
-from bot.measures.text import first_sentence, fold, plain_text, slugify
+from bot.knowledge.sentences import first_sentence
+from bot.measures.text import fold, plain_text, slugify
 from bot.measures.vocab import areas_for_purposes, region, size
 
 SOURCE = "incentivi.gov.it (MIMIT)"

@@ -9,7 +9,8 @@ import re
 from typing import Any
 
 from bot.measures.source import Candidate
-from bot.measures.text import first_sentence, plain_text, slugify
+from bot.knowledge.sentences import first_sentence
+from bot.measures.text import plain_text, slugify
 from bot.measures.vocab import areas_for_purposes
 
 # The columns, in the order of the template; only `title` and `source` are required, plus a

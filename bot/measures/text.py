@@ -61,27 +61,6 @@ def plain_text(value: str, paragraphs: bool = False) -> str:
     return "\n\n".join(block for block in blocks if block)
 
 
-# A sentence ends at . ! ? … (optionally followed by closing quotes or brackets), then space, then
-# something that can start a sentence. The same rule as Sportello's splitter in bot/search/passages.py,
-# repeated here because measures sit upstream of search and must not import it.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)]*\s+(?=[\"'“‘«(]?[A-ZÀ-ÖØ-Þ0-9])")
-_ABBREVIATIONS = ("sig.", "sigg.", "dott.", "dr.", "prof.", "avv.", "ing.", "art.", "artt.", "n.", "nn.",
-                  "pag.", "ecc.", "es.", "p.es.", "vs.", "s.p.a.", "s.r.l.", "on.", "geom.", "rag.", "cfr.",
-                  "e.g.", "i.e.", "reg.", "d.lgs.", "lgs.", "d.l.", "d.m.", "d.p.r.", "l.r.", "lett.", "co.")
-
-
-def first_sentence(text: str) -> str:
-    """The first sentence of `text`, verbatim (whitespace normalised); the whole text if it has one."""
-    text = " ".join(text.split())
-    for match in _SENTENCE_END.finditer(text):
-        last_word = text[: match.start()].rsplit(" ", 1)[-1].lower()
-        # "art." or a lone initial ("D. G. R.") does not end a sentence.
-        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]\.", last_word):
-            continue
-        return text[: match.start()] + match.group(0).strip()
-    return text
-
-
 # Words a cut slug should not end on ("...-servizi-per-la").
 _DANGLING = {"a", "al", "alla", "alle", "agli", "ai", "con", "d", "da", "dal", "dalla", "de", "dei", "del", "della",
              "delle", "degli", "di", "e", "ed", "il", "in", "l", "la", "le", "lo", "gli", "nel", "nella", "o", "per",

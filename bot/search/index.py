@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from bot.config import Settings
 from bot.search.embedding import Embedder
 from bot.errors import IndexBusy, IndexMismatch, IndexMissing, KnowledgeError
 from bot.knowledge.load import Knowledge, knowledge_hash, load_knowledge
+from bot.knowledge import sentences
 from bot.knowledge.schema import Area
 from bot.measures.schema import Measure
 from bot.search import analyzer
@@ -61,8 +63,14 @@ class SearchIndex:
     warning: str | None = None  # set when serving the last good index while the knowledge is broken
 
 
-def build(settings: Settings, embedder: Embedder, progress: bool = False) -> Path:
-    """Build the index from the knowledge files and switch it in; return the new build's folder."""
+Calibrate = Callable[["SearchIndex"], "dict[str, Any] | None"]
+
+
+def build(settings: Settings, embedder: Embedder, progress: bool = False, calibrate: Calibrate | None = None) -> Path:
+    """Build the index from the knowledge files and switch it in; return the new build's folder.
+
+    `calibrate`, given the new index before it is switched in, returns the confidence model fitted
+    on it (see `service.build_index`); it is saved in meta.json."""
     root = settings.paths.index
     knowledge = load_knowledge(settings.paths.knowledge)  # raises before anything is written
     digest = knowledge_hash(settings.paths.knowledge)
@@ -76,7 +84,7 @@ def build(settings: Settings, embedder: Embedder, progress: bool = False) -> Pat
         build_id += "-" + uuid.uuid4().hex[:6]
         tmp = builds / f".tmp-{build_id}"
         try:
-            _write_build(tmp, knowledge, digest, settings, embedder, progress)
+            _write_build(tmp, knowledge, digest, settings, embedder, progress, calibrate)
             final = builds / build_id
             os.rename(tmp, final)
             _switch_current(root, final)
@@ -89,7 +97,8 @@ def build(settings: Settings, embedder: Embedder, progress: bool = False) -> Pat
 
 
 def _write_build(
-    folder: Path, knowledge: Knowledge, digest: str, settings: Settings, embedder: Embedder, progress: bool
+    folder: Path, knowledge: Knowledge, digest: str, settings: Settings, embedder: Embedder, progress: bool,
+    calibrate: Calibrate | None = None,
 ) -> None:
     items = passages(knowledge, settings.retrieval.chunk_chars)
     texts: list[str] = []
@@ -122,6 +131,7 @@ def _write_build(
         "knowledge_files": [str(p.relative_to(knowledge.root)) for p in knowledge.files],
         "model": model_meta(settings, embedder, int(vectors.shape[1])),
         "chunk_chars": settings.retrieval.chunk_chars,
+        "sentence_splitter": sentences.fingerprint(),
         "analyzer": analyzer.fingerprint(),
         "counts": {
             "passages": len(items),
@@ -133,6 +143,13 @@ def _write_build(
         },
         "faiss_version": faiss.__version__,
     }
+    if calibrate is not None:
+        fresh = SearchIndex(folder=folder, meta=meta, passages=items, areas=list(knowledge.areas),
+                            synonyms=synonyms, dense=dense, measures={m.id: m for m in knowledge.measures},
+                            lexical=lexical)
+        fitted = calibrate(fresh)
+        if fitted is not None:
+            meta["calibration"] = fitted
     # Metadata last: a folder with meta.json is complete.
     _write_json(folder / META, meta)
 
@@ -189,6 +206,11 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
         raise IndexMismatch(
             f"the index cut documents into passages of {meta.get('chunk_chars')} characters, the settings ask "
             f"for {settings.retrieval.chunk_chars} (retrieval.chunk_chars): run `sportello build`"
+        )
+    if meta.get("sentence_splitter") != sentences.fingerprint():
+        raise IndexMismatch(
+            "the index cut documents into sentences by another rule (the sentence splitter changed in this "
+            "version of Sportello): run `sportello build`"
         )
     if meta.get("analyzer") != analyzer.fingerprint():
         raise IndexMismatch(

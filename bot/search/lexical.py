@@ -51,13 +51,17 @@ class LexicalIndex:
     def query_tokens(self, question: str) -> tuple[list[str], float]:
         """Stemmed, typo-corrected query words the corpus knows, and the share of the question's
         content words that the knowledge knows at all (corpus words and synonym terms)."""
-        words = analyzer.content_words(question)
-        if not words:
+        fixed = self.corrected(question)
+        if not fixed:
             return [], 0.0
-        fixed = analyzer.correct(words, self.words)
         stems = [analyzer.stem(w) for w in fixed]
         known = sum(bool(analyzer.stems(w) & self.known_stems) for w in fixed)
-        return [s for s in stems if s in self.stems], known / len(words)
+        return [s for s in stems if s in self.stems], known / len(fixed)
+
+    def corrected(self, question: str) -> list[str]:
+        """The question's content words, each unknown one corrected to the closest known word."""
+        words = analyzer.content_words(question)
+        return analyzer.correct(words, self.words) if words else []
 
     def scores(self, stems: list[str]) -> np.ndarray:
         """BM25 score of every passage for already-processed query stems (zeros if none)."""

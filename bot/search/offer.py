@@ -126,6 +126,20 @@ def closing_soon(measures: Sequence[Measure], wanted: Criteria) -> list[Measure]
     return sorted(found, key=lambda m: (m.close_date, m.title))
 
 
+def for_profile(measures: Sequence[Measure], profile: Profile | None, today: dt.date,
+                closing_days: int) -> list[Measure]:
+    """The measures one can apply to now that fit the profile, best first: those of the user's own
+    region before national ones, then those closing soonest (something to act on), then by title."""
+    fitting = [m for m in measures
+               if is_available(status(m, today, closing_days)) and (profile is None or matches(m, profile))]
+
+    def rank(m: Measure) -> tuple[int, dt.date, str]:
+        own_region = bool(profile and profile.region and profile.region in m.regions)
+        return (0 if own_region else 1, m.close_date or dt.date.max, m.title)
+
+    return sorted(fitting, key=rank)
+
+
 def _closes_within(measure: Measure, state: Status, wanted: Criteria) -> bool:
     days = wanted.filters.closing_within_days
     return (is_available(state) and days is not None and measure.close_date is not None

@@ -3,10 +3,10 @@ sections), and the one sentence splitter every part of Sportello uses."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.knowledge.load import Knowledge
+from bot.knowledge.sentences import split_sentences
 
 @dataclass(frozen=True)
 class Passage:
@@ -79,39 +79,6 @@ def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
                     measure_id=measure.id,
                 ))
     return out
-
-
-# A sentence ends at . ! ? … (optionally followed by a closing quote or bracket), then space, then
-# something that can start a sentence. Common Italian abbreviations are not sentence ends.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)]*\s+(?=[\"'“‘«(]?[A-ZÀ-ÖØ-Þ0-9])")
-_ABBREVIATIONS = ("sig.", "sigg.", "dott.", "dr.", "prof.", "avv.", "ing.", "art.", "artt.", "n.", "pag.",
-                  "ecc.", "es.", "p.es.", "vs.", "s.p.a.", "s.r.l.", "on.", "geom.", "rag.", "cfr.", "e.g.", "i.e.")
-
-
-def sentence_starts(text: str) -> list[int]:
-    """Offsets in `text` where a new sentence starts (after the first), keeping abbreviations such
-    as 'art.' or 'dott.' inside their sentence. The one sentence splitter of Sportello: chunking and
-    cutting long answers both use it."""
-    starts: list[int] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        candidate = text[start:match.start()].rstrip()
-        # "(art. 5)", "«dott. Rossi»", "dell'art. 3": a bracket, quote or elision does not hide the abbreviation.
-        last_word = re.split(r"[\s\"'“‘’«(\[]", candidate)[-1].lower()
-        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]\.", last_word):
-            continue
-        # The match is the closing quotes plus the space: the quotes stay with their sentence.
-        starts.append(match.end())
-        start = match.end()
-    return starts
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences (whitespace normalised), keeping abbreviations inside."""
-    text = " ".join(text.split())
-    bounds = [0, *sentence_starts(text), len(text)]
-    pieces = (text[a:b].strip() for a, b in zip(bounds, bounds[1:]))
-    return [p for p in pieces if p]
 
 
 def chunk_text(text: str, max_chars: int = 700) -> list[str]:

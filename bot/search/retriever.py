@@ -37,12 +37,13 @@ class Hit:
     lexical: float      # BM25 score
     measure: Measure | None = None   # the whole measure, for a measure's passage
     today: dt.date | None = None     # the day its status is computed for
+    closing_days: int = 14           # "closing" when the close date is this near
 
     @property
     def text(self) -> str:
         """What the user reads: the passage, or the measure's card (in Italian) for a measure."""
         if self.measure is not None and self.today is not None:
-            return "\n".join(card(self.measure, self.today).lines())
+            return "\n".join(card(self.measure, self.today, closing_days=self.closing_days).lines())
         return self.passage.text
 
     @property
@@ -50,7 +51,7 @@ class Hit:
         """A measure's status on `today` (open, closing, upcoming, closed, unknown); None otherwise."""
         if self.measure is None or self.today is None:
             return None
-        return card(self.measure, self.today).status
+        return card(self.measure, self.today, closing_days=self.closing_days).status
 
     @property
     def source(self) -> str:
@@ -69,6 +70,7 @@ class SearchResult:
     related: list[Hit] = field(default_factory=list)       # other FAQ questions near the answer
     ranking: list[Hit] = field(default_factory=list)       # the full ranking, whatever the decision
     signals: dict[str, float] = field(default_factory=dict)
+    today: dt.date | None = None                           # the day measure status was computed for
 
     @property
     def answered(self) -> bool:
@@ -111,8 +113,12 @@ class Retriever:
                  measures: MeasuresSettings | None = None):
         self.index = index
         self.embedder = embedder
-        self.settings = settings
+        self.settings = _with_index_calibration(settings, index.meta)
         self.measures = measures or MeasuresSettings()
+        self._passage_stems: dict[int, frozenset[str]] = {}
+        self._synonym_stems = [(analyzer.normalise(term), [frozenset(analyzer.stems(w)) for w in
+                                analyzer.content_words(term)]) for group in index.synonyms for term in group]
+        self._synonym_groups = [[analyzer.normalise(t) for t in group] for group in index.synonyms]
         self.synonyms = analyzer.Synonyms(index.synonyms)
         self._measure_of = {n: index.measures[p.measure_id] for n, p in enumerate(index.passages)
                             if p.measure_id is not None and p.measure_id in index.measures}
@@ -157,7 +163,7 @@ class Retriever:
             return self._closing_soon(question, wanted)
         n = len(self.index.passages)
         if not analyzer.content_words(question) or n == 0:
-            return SearchResult(question, "decline", 0.0, [])
+            return SearchResult(question, "decline", 0.0, [], today=today)
         # Synonyms feed the lexical side only: appended to the embedded question they measured worse.
         extra = self.synonyms.extra_terms(question)
         dense = self._dense_scores(question, n) if mode != "lexical" else np.zeros(n, dtype=np.float32)
@@ -175,20 +181,21 @@ class Retriever:
         order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] > 0 or mode == "dense"]
         order = offer.offer(self._dedupe(order), self._measure_of, fused, question, wanted, self._names)
         if not order:
-            return SearchResult(question, "decline", 0.0, [], signals={"coverage": coverage})
+            return SearchResult(question, "decline", 0.0, [], signals={"coverage": coverage}, today=today)
 
         best = order[0]
         signals = {
             "dense": float(dense[best]),
             "lexical": float(lexical[best]),
             "coverage": coverage,
+            "local": self._local_coverage(question, best),
             "fused": float(fused[best]),
         }
         confidence = self._confidence(signals, mode)
         signals["confidence"] = confidence
         scale = confidence / fused[best] if fused[best] > 0 else 0.0
         hits = [Hit(self.index.passages[i], float(fused[i] * scale), float(dense[i]), float(lexical[i]),
-                    self._measure_of.get(i), today) for i in order]
+                    self._measure_of.get(i), today, self.measures.closing_days) for i in order]
 
         top_k = self.settings.top_k
         faq_hits = [h for h in hits if h.passage.kind == "faq"]
@@ -197,11 +204,11 @@ class Retriever:
             shown = {h.passage.id for h in answers}
             related = [h for h in faq_hits if h.passage.id not in shown][: self.settings.related]
             return SearchResult(question, "answer", confidence, answers, related=related, ranking=hits,
-                                signals=signals)
+                                signals=signals, today=today)
         decision: Decision = "suggest" if confidence >= self.settings.suggest_threshold else "decline"
         suggestions = faq_hits[: self.settings.suggestions] if decision == "suggest" else []
         return SearchResult(question, decision, confidence, [], suggestions=suggestions, ranking=hits,
-                            signals=signals)
+                            signals=signals, today=today)
 
     def _closing_soon(self, question: str, wanted: offer.Criteria) -> SearchResult:
         """The answer to "cosa scade questo mese": the fitting measures that close within the period,
@@ -211,11 +218,12 @@ class Retriever:
             if p.measure_id is not None and p.measure_id not in first:
                 first[p.measure_id] = n
         found = offer.closing_soon(list(self.index.measures.values()), wanted)
-        hits = [Hit(self.index.passages[first[m.id]], 1.0, 0.0, 0.0, m, wanted.today) for m in found if m.id in first]
+        hits = [Hit(self.index.passages[first[m.id]], 1.0, 0.0, 0.0, m, wanted.today, wanted.closing_days)
+                for m in found if m.id in first]
         signals = {"listing": 1.0, "closing_within_days": float(wanted.filters.closing_within_days or 0)}
         if not hits:
-            return SearchResult(question, "decline", 0.0, [], signals=signals)
-        return SearchResult(question, "answer", 1.0, hits, ranking=hits, signals=signals)
+            return SearchResult(question, "decline", 0.0, [], signals=signals, today=wanted.today)
+        return SearchResult(question, "answer", 1.0, hits, ranking=hits, signals=signals, today=wanted.today)
 
     def _dense_scores(self, question: str, n: int) -> np.ndarray:
         """Cosine of the question with every passage (a FAQ scores its best phrasing)."""
@@ -259,6 +267,27 @@ class Retriever:
                 out.append(i)
         return out
 
+    def _local_coverage(self, question: str, passage: int) -> float:
+        """Share of the question's words that the best passage itself contains (as a stem in either
+        language, or through a synonym group one of whose terms it contains whole). Unlike coverage
+        over the whole knowledge, this does not grow as the knowledge grows."""
+        words = self.index.lexical.corrected(question)
+        if not words:
+            return 0.0
+        stems = self._passage_stems.get(passage)
+        if stems is None:
+            text = self.index.passages[passage].lexical_text()
+            stems = frozenset(s for w in analyzer.content_words(text) for s in analyzer.stems(w))
+            self._passage_stems[passage] = stems
+        present = {term for term, parts in self._synonym_stems if parts and all(p & stems for p in parts)}
+        found = 0
+        for word in words:
+            if analyzer.stems(word) & stems:
+                found += 1
+            elif any(word in group_words(group) for group in self._synonym_groups if present.intersection(group)):
+                found += 1
+        return found / len(words)
+
     def _confidence(self, signals: dict[str, float], mode: Mode) -> float:
         """One number in 0..1 that means the same across questions (see the README: calibration)."""
         f = features(signals, self.settings.calibration.lexical_half)
@@ -267,7 +296,8 @@ class Retriever:
         if mode == "lexical":
             return f["coverage"] * f["lexical"] ** 0.5
         c = self.settings.calibration
-        z = c.bias + c.coverage * f["coverage"] + c.dense * f["dense"] + c.lexical * f["lexical"]
+        z = (c.bias + c.coverage * f["coverage"] + c.local * f["local"] + c.dense * f["dense"]
+             + c.lexical * f["lexical"])
         return float(1.0 / (1.0 + np.exp(-z)))
 
 
@@ -276,7 +306,26 @@ def features(signals: dict[str, float], lexical_half: float) -> dict[str, float]
     bm25 = max(0.0, signals.get("lexical", 0.0))
     return {
         "coverage": signals.get("coverage", 0.0),
+        "local": signals.get("local", 0.0),
         "dense": max(0.0, signals.get("dense", 0.0)),
         # BM25 grows with the number of matching words; squash it to 0..1.
         "lexical": bm25 / (bm25 + lexical_half),
     }
+
+
+def group_words(group: list[str]) -> set[str]:
+    """The single words of a synonym group's terms ("piccole e medie imprese" -> its words)."""
+    return {w for term in group for w in term.split()}
+
+
+def _with_index_calibration(settings: RetrievalSettings, meta: dict) -> RetrievalSettings:
+    """The settings with the calibration and thresholds fitted at build time, when the index has
+    them and the settings ask for them (retrieval.calibration_from: index)."""
+    fitted = meta.get("calibration")
+    if settings.calibration_from != "index" or not fitted:
+        return settings
+    return settings.model_copy(update={
+        "calibration": settings.calibration.model_copy(update=fitted["calibration"]),
+        "answer_threshold": fitted["answer_threshold"],
+        "suggest_threshold": fitted["suggest_threshold"],
+    }, deep=True)

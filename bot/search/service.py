@@ -1,14 +1,19 @@
-"""Open the search for a settings object: the one way the CLI, the bot and the benchmarks get a
-Retriever. Prints nothing; what a person should hear comes back as warnings."""
+"""Build and open the search for a settings object: the one way the CLI, the bot, the tests and the
+benchmarks build an index and get a Retriever. Prints nothing; what a person should hear comes back
+as warnings."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from bot import evaluation
 from bot.config import Settings
 from bot.errors import IndexMissing
 from bot.search import index as search_index
 from bot.search.embedding import Embedder
+from bot.search.index import SearchIndex
 from bot.search.retriever import Retriever
 
 
@@ -30,6 +35,34 @@ def open_retriever(
             raise
         if before_build is not None:
             before_build()
-        search_index.build(settings, embedder, progress=progress)
+        build_index(settings, embedder, progress=progress)
         retriever = Retriever.open(settings, embedder)
     return retriever, [retriever.index.warning] if retriever.index.warning else []
+
+
+def build_index(settings: Settings, embedder: Embedder, progress: bool = False) -> Path:
+    """Build the index and switch it in, with the confidence model fitted on the tuning sets against
+    this very knowledge: as the knowledge grows, what "confident" means is measured again."""
+    return search_index.build(settings, embedder, progress=progress, calibrate=calibrator(settings, embedder))
+
+
+def calibrator(settings: Settings, embedder: Embedder) -> Callable[[SearchIndex], dict[str, Any] | None]:
+    """A function that fits the calibration on a freshly built index, or returns None (and the
+    settings' calibration applies) when there are no tuning sets with both kinds of question."""
+    files = [settings.paths.knowledge / name for name in settings.retrieval.calibration_sets]
+    files = [f for f in files if f.is_file()]
+
+    def fit(index: SearchIndex) -> dict[str, Any] | None:
+        if not files:
+            return None
+        items = evaluation.load_items(files)
+        if not any(i.in_scope for i in items) or all(i.in_scope for i in items):
+            return None
+        manual = settings.retrieval.model_copy(update={"calibration_from": "settings"})
+        retriever = Retriever(index, embedder, manual, settings.measures)
+        fitted = evaluation.calibrate(retriever, items)
+        fitted["fitted_on"] = [f.relative_to(settings.paths.knowledge).as_posix() for f in files]
+        fitted["questions"] = len(items)
+        return fitted
+
+    return fit

@@ -28,7 +28,7 @@ from bot.errors import ConfigError, SportelloError
 from bot.search.retriever import Retriever
 from bot.search.service import open_retriever
 from bot.storage import KEY_HELP, Storage
-from bot.telegram import buttons, handlers
+from bot.telegram import buttons, handlers, measure_handlers
 from bot.telegram.services import KEY, QuestionLimit, Services
 from bot.telegram.texts import EN, IT
 
@@ -174,6 +174,8 @@ def add_handlers(application: Application, services: Services) -> None:
         (["topics", "argomenti"], handlers.topics),
         (["privacy"], handlers.privacy),
         (["forget", "dimentica"], handlers.forget),
+        (["profilo", "profile"], measure_handlers.profile),
+        (["perme", "forme"], measure_handlers.for_me),
         (["reload"], handlers.reload),
         (["stats"], handlers.stats),
     ]
@@ -191,6 +193,9 @@ def add_handlers(application: Application, services: Services) -> None:
         buttons.Ask: handlers.on_ask,
         buttons.Topic: handlers.on_topic,
         buttons.Topics: handlers.on_topics,
+        buttons.ProfileSet: measure_handlers.on_profile_set,
+        buttons.ForMe: measure_handlers.on_for_me,
+        buttons.Card: measure_handlers.on_card,
     }
     for kind, callback in on_button.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=services.callbacks.pattern(kind)))

@@ -106,7 +106,37 @@ class Topics(ButtonData):
     PREFIX: ClassVar[str] = "areas"
 
 
-KINDS: tuple[type[ButtonData], ...] = (Feedback, More, Continue, Ask, Topic, Topics)
+@dataclass(frozen=True)
+class ProfileSet(ButtonData):
+    """Set one profile field (`region`, `size`, `sector`) to `value` ("-": skip it)."""
+
+    PREFIX: ClassVar[str] = "pf"
+    field: str
+    value: str
+
+    @classmethod
+    def decode(cls, data: str | None) -> ProfileSet | None:
+        found = super().decode(data)
+        return found if found is not None and found.field in ("region", "size", "sector") else None
+
+
+@dataclass(frozen=True)
+class ForMe(ButtonData):
+    """The open measures that fit the user's profile, from position `offset`."""
+
+    PREFIX: ClassVar[str] = "me"
+    offset: int
+
+
+@dataclass(frozen=True)
+class Card(ButtonData):
+    """Show one measure's card."""
+
+    PREFIX: ClassVar[str] = "ms"
+    measure_id: str
+
+
+KINDS: tuple[type[ButtonData], ...] = (Feedback, More, Continue, Ask, Topic, Topics, ProfileSet, ForMe, Card)
 
 
 class CallbackData:

@@ -19,10 +19,12 @@ from telegram.error import NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.errors import SportelloError
+from bot.measures.eligibility import Profile
 from bot.search.retriever import Retriever, SearchResult
 from bot.telegram import replies
 from bot.telegram.buttons import Ask, Continue, Feedback, More, Topic
-from bot.telegram.replies import Reply, escape
+from bot.telegram.markup import Reply, escape
+from bot.telegram.measure_replies import profile_text
 from bot.telegram.send import drop_buttons, edit, send, typing
 from bot.telegram.services import Services, services
 from bot.telegram.texts import Lang, Texts, language, texts
@@ -36,7 +38,7 @@ Context = ContextTypes.DEFAULT_TYPE
 
 async def start(update: Update, context: Context) -> None:
     """Introduce Sportello, its areas and three example questions."""
-    lang, t = _lang(update)
+    lang, t = user_lang(update)
     s = services(context.bot_data)
     examples = []
     for area in s.search.areas:
@@ -48,19 +50,19 @@ async def start(update: Update, context: Context) -> None:
 
 async def help_command(update: Update, context: Context) -> None:
     """Explain how to ask, what the bot can and cannot do, and privacy in one line."""
-    _, t = _lang(update)
+    _, t = user_lang(update)
     await send(update, context, Reply(t.help))
 
 
 async def topics(update: Update, context: Context) -> None:
     """List the areas as buttons."""
-    lang, t = _lang(update)
+    lang, t = user_lang(update)
     await send(update, context, replies.topics_reply(services(context.bot_data).search.areas, t, lang))
 
 
 async def privacy(update: Update, context: Context) -> None:
     """Say what is kept, and what is kept about this user."""
-    _, t = _lang(update)
+    lang, t = user_lang(update)
     s = services(context.bot_data)
     rows = await asyncio.to_thread(s.storage.user_questions, update.effective_user.id)
     text = t.privacy.format(count=len(rows), days=s.settings.privacy.retention_days)
@@ -72,12 +74,15 @@ async def privacy(update: Update, context: Context) -> None:
         text += f"\n\n{t.privacy_questions}\n{recent}"
     else:
         text += f"\n\n{t.privacy_none}"
+    profile = await user_profile(s, update.effective_user.id)
+    if profile is not None:
+        text += "\n\n" + t.privacy_profile.format(profile="\n" + profile_text(profile, t, lang))
     await send(update, context, Reply(text))
 
 
 async def forget(update: Update, context: Context) -> None:
     """Erase every record of this user."""
-    _, t = _lang(update)
+    _, t = user_lang(update)
     count = await asyncio.to_thread(services(context.bot_data).storage.forget, update.effective_user.id)
     await send(update, context, Reply(t.forgotten.format(count=count)))
 
@@ -98,7 +103,7 @@ def admin_only(callback: Callable[[Update, Context], Any]) -> Callable[[Update, 
 @admin_only
 async def reload(update: Update, context: Context) -> None:
     """Load a freshly built index without a restart (admins only); searches in flight finish on the old one."""
-    _, t = _lang(update)
+    _, t = user_lang(update)
     s = services(context.bot_data)
     try:
         new = await asyncio.to_thread(Retriever.open, s.settings, s.search.embedder)
@@ -120,7 +125,7 @@ async def reload(update: Update, context: Context) -> None:
 @admin_only
 async def stats(update: Update, context: Context) -> None:
     """Show questions, answered rate, feedback and the top unanswered questions (admins only)."""
-    _, t = _lang(update)
+    _, t = user_lang(update)
     storage = services(context.bot_data).storage
     n = await asyncio.to_thread(storage.stats)
     text = t.stats.format(total=n.total, users=n.users, answered=n.answered, rate=f"{n.answered_rate:.0%}",
@@ -139,7 +144,7 @@ async def unknown_command(update: Update, context: Context) -> None:
         command = (message.text or "").split()[0] if message.text else ""
         if not command.lower().endswith(f"@{context.bot.username}".lower()):
             return
-    _, t = _lang(update)
+    _, t = user_lang(update)
     await send(update, context, Reply(t.unknown_command))
 
 
@@ -151,7 +156,7 @@ async def question(update: Update, context: Context) -> None:
     text = _addressed_text(message, context)
     if text is None:
         return
-    _, t = _lang(update)
+    _, t = user_lang(update)
     if not text.strip():
         await send(update, context, Reply(t.empty_question))
         return
@@ -162,7 +167,7 @@ async def not_text(update: Update, context: Context) -> None:
     """Say politely that only text is read (in groups, only when addressed)."""
     if _addressed_text(update.effective_message, context) is None:
         return
-    _, t = _lang(update)
+    _, t = user_lang(update)
     await send(update, context, Reply(t.text_only))
 
 
@@ -171,7 +176,7 @@ async def not_text(update: Update, context: Context) -> None:
 async def on_feedback(update: Update, context: Context) -> None:
     """Record 👍/👎 on the user's own question, then remove those buttons."""
     query = update.callback_query
-    _, t = _lang(update)
+    _, t = user_lang(update)
     s = services(context.bot_data)
     data = s.callbacks.read(query.data, Feedback)
     up = data.sign == "+"
@@ -184,23 +189,23 @@ async def on_feedback(update: Update, context: Context) -> None:
 async def on_more(update: Update, context: Context) -> None:
     """Send the other answers to a logged question."""
     query = update.callback_query
-    _, t = _lang(update)
+    lang, t = user_lang(update)
     data = services(context.bot_data).callbacks.read(query.data, More)
-    result = await _result(context, data.qid)
+    result = await _result(update, context, data.qid)
     if result is None:
         await query.answer(t.expired)
         return
     await query.answer()
-    await send(update, context, replies.other_answers_reply(result, t))
+    await send(update, context, replies.other_answers_reply(result, t, lang))
     await drop_buttons(query.message, context, More)
 
 
 async def on_continue(update: Update, context: Context) -> None:
     """Send the rest of a long answer, from where the last part stopped."""
     query = update.callback_query
-    _, t = _lang(update)
+    _, t = user_lang(update)
     data = services(context.bot_data).callbacks.read(query.data, Continue)
-    result = await _result(context, data.qid)
+    result = await _result(update, context, data.qid)
     reply = replies.continuation_reply(result, data.qid, data.offset, t) if result else None
     if reply is None:
         await query.answer(t.expired)
@@ -213,7 +218,7 @@ async def on_continue(update: Update, context: Context) -> None:
 async def on_ask(update: Update, context: Context) -> None:
     """Answer a known question tapped as a button."""
     query = update.callback_query
-    _, t = _lang(update)
+    _, t = user_lang(update)
     s = services(context.bot_data)
     data = s.callbacks.read(query.data, Ask)
     passage = s.search.passage(data.passage_id)
@@ -227,7 +232,7 @@ async def on_ask(update: Update, context: Context) -> None:
 async def on_topic(update: Update, context: Context) -> None:
     """Show one area and its questions, in place."""
     query = update.callback_query
-    lang, t = _lang(update)
+    lang, t = user_lang(update)
     s = services(context.bot_data)
     data = s.callbacks.read(query.data, Topic)
     area = next((a for a in s.search.areas if a.id == data.area_id), None)
@@ -241,14 +246,14 @@ async def on_topic(update: Update, context: Context) -> None:
 async def on_topics(update: Update, context: Context) -> None:
     """Show the list of areas again, in place."""
     query = update.callback_query
-    lang, t = _lang(update)
+    lang, t = user_lang(update)
     await query.answer()
     await edit(query.message, context, replies.topics_reply(services(context.bot_data).search.areas, t, lang))
 
 
 async def on_stale_button(update: Update, context: Context) -> None:
     """Answer a button whose data no kind accepts (expired token, tampered or from an old version)."""
-    _, t = _lang(update)
+    _, t = user_lang(update)
     await update.callback_query.answer(t.expired)
 
 
@@ -262,7 +267,7 @@ async def error_handler(update: object, context: Context) -> None:
         return
     logger.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
-        _, t = _lang(update)
+        _, t = user_lang(update)
         try:
             await context.bot.send_message(update.effective_chat.id, t.error)
         except TelegramError as exc:
@@ -274,14 +279,14 @@ async def error_handler(update: object, context: Context) -> None:
 async def _ask(update: Update, context: Context, text: str, via: str, asked_id: str | None = None) -> None:
     """Search, log and send the answer to one question."""
     user = update.effective_user
-    lang, t = _lang(update)
+    lang, t = user_lang(update)
     s = services(context.bot_data)
     if not s.limit.allow(user.id):
         await send(update, context, Reply(t.too_many.format(per_minute=s.settings.telegram.questions_per_minute)))
         return
     await typing(update, context)
     retriever = s.search  # taken once: a /reload does not affect this question
-    result = await _search(s, retriever, text)
+    result = await _search(s, retriever, text, await user_profile(s, user.id))
     if asked_id is not None and (passage := retriever.passage(asked_id)) is not None:
         result = _chosen(s, result, passage)
     shown = result.answers if result.answered else result.suggestions
@@ -289,18 +294,25 @@ async def _ask(update: Update, context: Context, text: str, via: str, asked_id: 
                                   [(h.passage.id, h.score) for h in shown], via, asked_id)
     s.results.put(qid, result)
     contact = s.settings.messages.contact_en if lang == "en" else s.settings.messages.contact
-    await send(update, context, replies.answer_reply(result, qid, t, contact))
+    await send(update, context, replies.answer_reply(result, qid, t, contact, lang))
 
 
-async def _search(s: Services, retriever: Retriever, text: str) -> SearchResult:
-    return await asyncio.get_running_loop().run_in_executor(s.executor, retriever.search, text)
+async def _search(s: Services, retriever: Retriever, text: str, profile: Profile | None) -> SearchResult:
+    search = functools.partial(retriever.search, text, today=s.settings.today(), profile=profile)
+    return await asyncio.get_running_loop().run_in_executor(s.executor, search)
+
+
+async def user_profile(s: Services, user_id: int) -> Profile | None:
+    """The user's saved profile (region, size, sector), or None if they never set one."""
+    saved = await asyncio.to_thread(s.storage.profile, user_id)
+    return Profile(**saved) if saved else None
 
 
 def _chosen(s: Services, result: SearchResult, passage: Any) -> SearchResult:
     return replies.chosen(result, passage, s.settings.retrieval.top_k, s.settings.retrieval.related)
 
 
-async def _result(context: Context, qid: int) -> SearchResult | None:
+async def _result(update: Update, context: Context, qid: int) -> SearchResult | None:
     """The result shown for a logged question: from memory, or searched again (same question, same
     answer); None if the question was forgotten or deleted."""
     s = services(context.bot_data)
@@ -311,14 +323,14 @@ async def _result(context: Context, qid: int) -> SearchResult | None:
     if cached is not None:
         return cached
     retriever = s.search
-    result = await _search(s, retriever, row.question)
+    result = await _search(s, retriever, row.question, await user_profile(s, update.effective_user.id))
     if row.asked_id and (passage := retriever.passage(row.asked_id)) is not None:
         result = _chosen(s, result, passage)
     s.results.put(qid, result)
     return result
 
 
-def _lang(update: Update) -> tuple[Lang, Texts]:
+def user_lang(update: Update) -> tuple[Lang, Texts]:
     user = update.effective_user
     lang = language(user.language_code if user else None)
     return lang, texts(lang)

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
-from dataclasses import dataclass, field
 
 from bot.knowledge.schema import Area
-from bot.search.passages import Passage, sentence_starts
+from bot.knowledge.sentences import sentence_starts
+from bot.search.passages import Passage
 from bot.search.retriever import Hit, SearchResult
-from bot.telegram.buttons import Ask, Continue, Feedback, More, Topic, Topics
-from bot.telegram.texts import Texts
+from bot.telegram.buttons import Ask, Card, Continue, Feedback, More, Topic, Topics
+from bot.telegram.markup import Button, Reply, escape
+from bot.telegram.measure_replies import measure_reply, short_status
+from bot.telegram.texts import Lang, Texts
 
 CONTINUE_AFTER = 800       # past this, an answer is cut at a sentence and "Continua" offered
 
-def escape(text: str) -> str:
-    """Escape text for Telegram HTML (quotes stay readable: they need no escaping outside attributes)."""
-    return html.escape(text, quote=False)
-
-
-@dataclass(frozen=True)
-class Button:
-    """One inline button: it either sends callback data or opens a URL."""
-
-    text: str
-    data: str | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One message to send: HTML text and rows of buttons."""
-
-    text: str
-    buttons: list[list[Button]] = field(default_factory=list)
 
 
 # --- building replies ---------------------------------------------------------------------------
@@ -45,17 +28,26 @@ def chosen(result: SearchResult, passage: Passage, top_k: int, related: int) -> 
     ids = {h.passage.id for h in shown}
     near = [h for h in result.ranking if h.passage.kind == "faq" and h.passage.id not in ids][:related]
     return SearchResult(result.question, "answer", 1.0, shown, related=near, ranking=result.ranking,
-                        signals=result.signals)
+                        signals=result.signals, today=result.today)
 
 
-def answer_reply(result: SearchResult, qid: int, t: Texts, contact: str) -> Reply:
-    """The reply to a question: the best answer, its source and buttons, or an honest "I don't know"."""
+def answer_reply(result: SearchResult, qid: int, t: Texts, contact: str, lang: Lang = "it") -> Reply:
+    """The reply to a question: the best answer, its source and buttons, or an honest "I don't know".
+    A measure is answered with its card."""
     if not result.answered or not result.answers:
         return no_answer_reply(result, t, contact)
     best = result.answers[0]
+    feedback = [Button("👍", Feedback("+", qid).encode()), Button("👎", Feedback("-", qid).encode())]
+    if best.measure is not None and best.today is not None:
+        card_reply = measure_reply(best.measure, best.today, best.closing_days, t, lang)
+        buttons = [*card_reply.buttons, feedback]
+        if len(result.answers) > 1:
+            buttons.append([Button(t.more, More(qid).encode())])
+        buttons += [[faq_button(h.passage)] for h in result.related]
+        return Reply(card_reply.text, buttons)
     chunk, rest = cut(best.text)
     lines = [escape(chunk) + ("…" if rest is not None else ""), "", source_line(best, t)]
-    buttons = [[Button("👍", Feedback("+", qid).encode()), Button("👎", Feedback("-", qid).encode())]]
+    buttons = [feedback]
     extra = []
     if rest is not None:
         extra.append(Button(t.continue_, Continue(qid, rest).encode()))
@@ -69,6 +61,10 @@ def answer_reply(result: SearchResult, qid: int, t: Texts, contact: str) -> Repl
 
 def no_answer_reply(result: SearchResult, t: Texts, contact: str) -> Reply:
     """Say plainly there is no reliable answer, offer close questions, and whom to ask."""
+    if result.signals.get("listing") and result.today is not None:
+        days = int(result.signals.get("closing_within_days", 0))
+        until = (result.today + dt.timedelta(days=days)).strftime("%d/%m/%Y")
+        return Reply(f"{t.closing_none.format(date=until)}\n\n{escape(contact)}")
     lines = [t.no_answer]
     if result.suggestions:
         lines += ["", t.maybe]
@@ -87,16 +83,22 @@ def continuation_reply(result: SearchResult, qid: int, offset: int, t: Texts) ->
     return Reply("…" + escape(chunk) + ("…" if rest is not None else ""), buttons)
 
 
-def other_answers_reply(result: SearchResult, t: Texts) -> Reply:
-    """The answers after the best one, each shortened, with its source."""
+def other_answers_reply(result: SearchResult, t: Texts, lang: Lang = "it") -> Reply:
+    """The answers after the best one, each shortened, with its source; a measure by its title and
+    status, with a button to its card."""
     others = result.answers[1:]
     if not others:
         return Reply(t.no_other_answers)
     parts = [t.other_answers]
+    rows = []
     for n, hit in enumerate(others, start=2):
+        if hit.measure is not None and hit.today is not None:
+            parts.append(f"{n}. {short_status(hit.measure, hit.today, hit.closing_days, lang)}")
+            rows.append([Button(f"{n}. {hit.measure.title[:56]}", Card(hit.measure.id).encode())])
+            continue
         chunk, rest = cut(hit.text)
         parts.append(f"{n}. {escape(chunk)}{'…' if rest is not None else ''}\n{source_line(hit, t)}")
-    return Reply("\n\n".join(parts))
+    return Reply("\n\n".join(parts), rows)
 
 
 def start_reply(areas: list[Area], examples: list[Passage], t: Texts, lang: str) -> Reply:

@@ -14,7 +14,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.telegram.buttons import ButtonData
-from bot.telegram.replies import Button, Reply
+from bot.telegram.markup import Button, Reply
 from bot.telegram.services import services
 
 logger = logging.getLogger(__name__)

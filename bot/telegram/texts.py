@@ -54,6 +54,21 @@ class Texts:
     reload_failed: str      # {error}
     stats: str              # {total}, {answered}, {rate}, {suggested}, {declined}, {up}, {down}, {users}
     stats_unanswered: str
+    go_to_call: str
+    profile_region: str
+    profile_size: str
+    profile_sector: str
+    profile_skip: str
+    profile_done: str       # {profile}
+    profile_line: str       # {region}, {size}, {sector}
+    not_said: str
+    for_me: str
+    for_me_title: str       # {first}, {last}, {total}
+    for_me_no_profile: str
+    for_me_none: str
+    for_me_more: str
+    closing_none: str       # {date}
+    privacy_profile: str    # {profile}
     commands: tuple[tuple[str, str], ...]
     admin_commands: tuple[tuple[str, str], ...]  # added to the menu of the admins' own chats
 
@@ -61,8 +76,9 @@ class Texts:
 IT = Texts(
     start=(
         "Ciao! Sono <b>Sportello</b>. Rispondo alle domande delle imprese toscane sul sostegno "
-        "pubblico, partendo dai testi ufficiali: per ora il protocollo tra Regione Toscana e "
-        "Unioncamere Toscana. Ti indico sempre la fonte, e se non lo so te lo dico.\n\n"
+        "pubblico, partendo dai testi ufficiali: il protocollo tra Regione Toscana e "
+        "Unioncamere Toscana e le misure del catalogo incentivi.gov.it. Ti indico sempre la fonte e "
+        "se una misura è aperta; se non lo so te lo dico.\n\n"
         "Conosco questi temi:\n{areas}"
     ),
     start_examples="Scrivi la tua domanda, oppure prova una di queste:",
@@ -73,7 +89,9 @@ IT = Texts(
         "Con /argomenti sfogli le domande frequenti per tema.\n\n"
         "<b>Cosa so fare</b>\n"
         "Rispondo solo con quello che c'è nei testi ufficiali che conosco, e ti indico la fonte. "
-        "Non conosco bandi del giorno, scadenze o la tua situazione: per quelli ti dico a chi rivolgerti.\n"
+        "Delle misure di sostegno ti dico se sono aperte e fino a quando, per chi sono e dove fare domanda: "
+        "con /profilo mi dici regione, dimensione e settore, con /perme vedi le misure aperte per te. "
+        "Conosco solo le misure del mio catalogo: per il resto ti dico a chi rivolgerti.\n"
         "Leggo solo messaggi di testo.\n\n"
         "<b>Privacy</b>\n"
         "Le domande sono registrate con un codice al posto del tuo nome: /privacy per i dettagli, "
@@ -111,7 +129,7 @@ IT = Texts(
     ),
     privacy_questions="Le più recenti:",
     privacy_none="Di te non ho nessuna domanda registrata.",
-    forgotten="Fatto: ho cancellato le {count} domande registrate con il tuo pseudonimo.",
+    forgotten="Fatto: ho cancellato le {count} domande registrate con il tuo pseudonimo e il tuo profilo.",
     reload_ok="Indice ricaricato: {faqs} domande frequenti, {passages} brani.",
     reload_failed="Non ho ricaricato l'indice, resta in uso quello di prima: {error}",
     stats=(
@@ -122,12 +140,33 @@ IT = Texts(
         "Riscontri: 👍 {up} · 👎 {down}"
     ),
     stats_unanswered="<b>Domande senza risposta più frequenti</b>",
+    go_to_call="🔗 Vai al bando",
+    profile_region="<b>Il tuo profilo</b> (1/3)\nIn quale regione ha sede la tua impresa?",
+    profile_size="<b>Il tuo profilo</b> (2/3)\nQuanto è grande la tua impresa?",
+    profile_sector="<b>Il tuo profilo</b> (3/3)\nIn quale settore lavori?",
+    profile_skip="Salta »",
+    profile_done=(
+        "<b>Profilo salvato</b>\n{profile}\n\nLo uso per mostrarti solo le misure che fanno per te. "
+        "Lo cambi con /profilo e lo cancelli con /dimentica."
+    ),
+    profile_line="Regione: {region}\nDimensione: {size}\nSettore: {sector}",
+    not_said="non indicato",
+    for_me="🎯 Cosa c'è per me?",
+    for_me_title="<b>Misure aperte per te</b> ({first}–{last} di {total})",
+    for_me_no_profile="Non mi hai ancora detto regione, dimensione e settore della tua impresa (/profilo): "
+                      "ti mostro tutte le misure aperte che conosco.",
+    for_me_none="Tra le misure che conosco non ce n'è nessuna aperta che corrisponda al tuo profilo.",
+    for_me_more="Altri »",
+    closing_none="Tra le misure che conosco nessuna a cui si possa ancora fare domanda chiude entro il {date}.",
+    privacy_profile="Il tuo profilo: {profile}",
     commands=(
         ("start", "Cosa sa fare Sportello"),
         ("argomenti", "Sfoglia le domande per tema"),
+        ("perme", "Le misure aperte adatte a te"),
+        ("profilo", "Regione, dimensione e settore della tua impresa"),
         ("aiuto", "Come fare una domanda"),
         ("privacy", "Cosa registro di te"),
-        ("dimentica", "Cancella le tue domande"),
+        ("dimentica", "Cancella le tue domande e il profilo"),
     ),
     admin_commands=(
         ("reload", "Carica l'indice appena ricostruito"),
@@ -138,8 +177,9 @@ IT = Texts(
 EN = Texts(
     start=(
         "Hello! I'm <b>Sportello</b>. I answer Tuscan businesses' questions about public support, "
-        "from the official texts: for now the protocol between Regione Toscana and Unioncamere "
-        "Toscana. I always give the source, and when I don't know, I say so.\n\n"
+        "from the official texts: the protocol between Regione Toscana and Unioncamere "
+        "Toscana and the measures of the incentivi.gov.it catalogue. I always give the source and say "
+        "whether a measure is open; when I don't know, I say so.\n\n"
         "I know about:\n{areas}"
     ),
     start_examples="Write your question, or try one of these (the texts are in Italian):",
@@ -150,7 +190,9 @@ EN = Texts(
         "With /topics you can browse the frequent questions by topic.\n\n"
         "<b>What I can do</b>\n"
         "I answer only from the official texts I know, which are in Italian, and give the source. "
-        "I don't know today's calls, deadlines or your situation: for those I tell you whom to ask.\n"
+        "For support measures I tell you whether they are open and until when, whom they are for and where "
+        "to apply: /profile tells me your region, size and sector, /forme lists the open measures for you. "
+        "I only know the measures in my catalogue: for anything else I tell you whom to ask.\n"
         "I read text messages only.\n\n"
         "<b>Privacy</b>\n"
         "Questions are stored under a code instead of your name: /privacy for details, /forget to "
@@ -188,7 +230,7 @@ EN = Texts(
     ),
     privacy_questions="The most recent:",
     privacy_none="I have no questions stored from you.",
-    forgotten="Done: I deleted the {count} questions stored under your pseudonym.",
+    forgotten="Done: I deleted the {count} questions stored under your pseudonym, and your profile.",
     reload_ok="Index reloaded: {faqs} frequent questions, {passages} passages.",
     reload_failed="Index not reloaded, the previous one stays in use: {error}",
     stats=(
@@ -199,12 +241,33 @@ EN = Texts(
         "Feedback: 👍 {up} · 👎 {down}"
     ),
     stats_unanswered="<b>Most frequent unanswered questions</b>",
+    go_to_call="🔗 Go to the call",
+    profile_region="<b>Your profile</b> (1/3)\nIn which region is your business based?",
+    profile_size="<b>Your profile</b> (2/3)\nHow large is your business?",
+    profile_sector="<b>Your profile</b> (3/3)\nWhich sector do you work in?",
+    profile_skip="Skip »",
+    profile_done=(
+        "<b>Profile saved</b>\n{profile}\n\nI use it to show you only the measures that fit you. "
+        "Change it with /profile, delete it with /forget."
+    ),
+    profile_line="Region: {region}\nSize: {size}\nSector: {sector}",
+    not_said="not given",
+    for_me="🎯 What is there for me?",
+    for_me_title="<b>Open measures for you</b> ({first}–{last} of {total})",
+    for_me_no_profile="You haven't told me your business's region, size and sector yet (/profile): "
+                      "here are all the open measures I know.",
+    for_me_none="None of the measures I know is open and fits your profile.",
+    for_me_more="More »",
+    closing_none="None of the measures I know that are still open closes by {date}.",
+    privacy_profile="Your profile: {profile}",
     commands=(
         ("start", "What Sportello can do"),
         ("topics", "Browse questions by topic"),
+        ("forme", "Open measures that fit you"),
+        ("profile", "Your business's region, size and sector"),
         ("help", "How to ask a question"),
         ("privacy", "What I store about you"),
-        ("forget", "Delete your questions"),
+        ("forget", "Delete your questions and profile"),
     ),
     admin_commands=(
         ("reload", "Load the freshly built index"),
