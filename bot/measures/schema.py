@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BeforeValidator, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 from bot.errors import Problem
 from bot.knowledge.schema import SLUG, Strict, Text
 from bot.knowledge.validate import validate_model
-from bot.knowledge.yamlfile import YamlFile, parse_yaml, read_text
+from bot.knowledge.yamlfile import YamlFile, parse_yaml, read_yaml
 from bot.measures.vocab import NATIONAL, REGIONS, SIZE_IDS, region, size
 
 MEASURES_DIR = "measures"
@@ -217,40 +216,10 @@ def _try(check: Any, value: Any) -> Any:
 
 
 def read_measure_file(path: Path, shown: Path | None = None) -> tuple[YamlFile | None, list[Problem]]:
-    """Parse a measure file like `read_yaml`, but turn an impossible date (2026-02-30) into a
-    Problem at its line: PyYAML raises a plain ValueError for it, which read_yaml lets through."""
-    shown = shown or path
-    text, problems = read_text(path, shown)
-    if text is None:
-        return None, problems
-    return parse_measure_text(text, shown)
+    """Parse a measure file (an impossible date such as 2026-02-30 is a Problem at its line)."""
+    return read_yaml(path, shown or path)
 
 
 def parse_measure_text(text: str, shown: Path) -> tuple[YamlFile | None, list[Problem]]:
     """Parse measure YAML text (see `read_measure_file`)."""
-    try:
-        return parse_yaml(text, shown)
-    except ValueError:
-        return None, _impossible_dates(text, shown)
-
-
-def _impossible_dates(text: str, shown: Path) -> list[Problem]:
-    """Find the timestamp scalars that cannot be constructed, composing (not constructing) the YAML."""
-    problems: list[Problem] = []
-    loader = yaml.SafeLoader(text)
-    try:
-        stack = [loader.get_single_node()]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, yaml.MappingNode):
-                stack.extend(v for pair in node.value for v in pair)
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend(node.value)
-            elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
-                try:
-                    loader.construct_yaml_timestamp(node)
-                except ValueError as exc:
-                    problems.append(Problem(shown, node.start_mark.line + 1, f"{node.value!r} is not a real date ({exc})"))
-    finally:
-        loader.dispose()
-    return problems or [Problem(shown, 1, "malformed YAML: a value cannot be read")]
+    return parse_yaml(text, shown)
