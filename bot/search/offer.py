@@ -93,12 +93,13 @@ def offer(
     kept: list[int] = []
     closed: set[int] = set()
     named: set[int] = set()
+    states: dict[int, Status] = {}
     for i in candidates:
         measure = measure_of.get(i)
         if measure is None:
             kept.append(i)
             continue
-        state = status(measure, wanted.today, wanted.closing_days)
+        state = states[i] = status(measure, wanted.today, wanted.closing_days)
         if names.named(measure.id, question):
             named.add(i)
         else:
@@ -111,8 +112,7 @@ def offer(
             if state == "closed":
                 closed.add(i)
         kept.append(i)
-    best_available = max((fused[i] for i in kept if i in measure_of and i not in closed
-                          and is_available(status(measure_of[i], wanted.today, wanted.closing_days))), default=0.0)
+    best_available = max((fused[i] for i in kept if i in states and is_available(states[i])), default=0.0)
     kept = [i for i in kept if not (i in closed and best_available >= CLOSED_GIVES_WAY * fused[i])]
     return [i for i in kept if i in named] + [i for i in kept if i not in named]
 

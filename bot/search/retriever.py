@@ -12,6 +12,7 @@ import numpy as np
 from bot.search import analyzer
 from bot.config import MeasuresSettings, RetrievalSettings, Settings
 from bot.measures.card import card
+from bot.measures.status import status as measure_status
 from bot.measures.eligibility import Profile
 from bot.measures.schema import Measure
 from bot.search import offer
@@ -51,7 +52,7 @@ class Hit:
         """A measure's status on `today` (open, closing, upcoming, closed, unknown); None otherwise."""
         if self.measure is None or self.today is None:
             return None
-        return card(self.measure, self.today, closing_days=self.closing_days).status
+        return measure_status(self.measure, self.today, self.closing_days)
 
     @property
     def source(self) -> str:
@@ -118,7 +119,8 @@ class Retriever:
         self._passage_stems: dict[int, frozenset[str]] = {}
         self._synonym_stems = [(analyzer.normalise(term), [frozenset(analyzer.stems(w)) for w in
                                 analyzer.content_words(term)]) for group in index.synonyms for term in group]
-        self._synonym_groups = [[analyzer.normalise(t) for t in group] for group in index.synonyms]
+        self._synonym_groups = [(set(terms), group_words(terms)) for terms in
+                                ([analyzer.normalise(t) for t in group] for group in index.synonyms)]
         self.synonyms = analyzer.Synonyms(index.synonyms)
         self._measure_of = {n: index.measures[p.measure_id] for n, p in enumerate(index.passages)
                             if p.measure_id is not None and p.measure_id in index.measures}
@@ -284,7 +286,7 @@ class Retriever:
         for word in words:
             if analyzer.stems(word) & stems:
                 found += 1
-            elif any(word in group_words(group) for group in self._synonym_groups if present.intersection(group)):
+            elif any(word in words_of for terms, words_of in self._synonym_groups if present & terms):
                 found += 1
         return found / len(words)
 
