@@ -121,7 +121,8 @@ def test_a_build_from_broken_knowledge_leaves_the_previous_index(
 def test_a_build_failing_midway_leaves_current_and_no_temporary_folder(
     tmp_path: Path, small_knowledge: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(tmp_path, small_knowledge)
+    # No embedding cache: the second build must really encode (and fail doing so).
+    settings = make_settings(tmp_path, small_knowledge, SPORTELLO_EMBEDDING__CACHE_MB="0")
     first = search_index.build(settings, embedder)
 
     def broken_encode(texts: list[str], progress: bool = False) -> np.ndarray:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+import faiss  # before torch (their OpenMP runtimes clash otherwise); its threads are set here
 import numpy as np
 
 from bot.config import DEFAULT_MODEL, EmbeddingSettings
@@ -111,6 +112,34 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def cores() -> int:
+    """CPU cores this process may run on (fewer than the machine's in a container or under taskset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def configure_threads(settings: EmbeddingSettings) -> None:
+    """Set FAISS's threads (`search_threads`) now; torch's (`threads`) are set when it loads.
+
+    On a small machine OpenMP teams hurt single questions: a search over a few thousand vectors
+    waits for a second thread more than it gains from it, and with other work on the cores that
+    wait grows tenfold. One FAISS thread per search, the model on every core (bench/README.md)."""
+    faiss.omp_set_num_threads(settings.search_threads or cores())
+
+
+def _configure_torch(settings: EmbeddingSettings) -> None:
+    import torch
+
+    torch.set_num_threads(settings.threads or cores())
+    try:
+        # One model call at a time (the Embedder's lock): inter-op threads would only compete.
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or torch already ran parallel work in this process
+        pass
+
+
 class _Engine(Protocol):
     """What a backend does once its weights are verified: load lazily, encode prompted texts."""
 
@@ -130,6 +159,7 @@ class _SentenceTransformersEngine:
     def model(self) -> Any:  # SentenceTransformer, imported lazily
         if self._model is None:
             logger.info("loading embedding model %s from %s", self.settings.model, self.path)
+            _configure_torch(self.settings)
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
@@ -225,6 +255,7 @@ class Embedder:
                 f"expected {expected}: refusing to use them. Reinstall the model."
             )
         self._engine = engine
+        configure_threads(settings)
         # One lock for loading and encoding: neither engine promises to be safe across threads.
         self._lock = threading.Lock()
 

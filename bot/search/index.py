@@ -31,7 +31,8 @@ from bot.knowledge import sentences
 from bot.knowledge.schema import Area
 from bot.measures.schema import Measure
 from bot.search import analyzer
-from bot.search.dense import DenseIndex
+from bot.search import embed_cache
+from bot.search.dense import DenseIndex, DenseParams
 from bot.search.passages import Passage, passages
 from bot.search.lexical import LexicalIndex
 
@@ -107,8 +108,9 @@ def _write_build(
         for t in passage.embedding_texts():
             texts.append(t)
             rows.append(number)
-    vectors = embedder.encode_passages(texts, progress=progress)
-    dense = DenseIndex.build(vectors, rows)
+    vectors = _encode_passages(settings, embedder, texts, progress)
+    params = DenseParams.choose(len(texts), settings.retrieval.approximate_above, settings.retrieval.ivf_nprobe)
+    dense = DenseIndex.build(vectors, rows, params)
     synonyms = knowledge.synonyms
     lexical = LexicalIndex.build(
         [p.lexical_text() for p in items],
@@ -142,6 +144,7 @@ def _write_build(
             "vectors": dense.size,
         },
         "faiss_version": faiss.__version__,
+        "dense": params.as_meta(),
     }
     if calibrate is not None:
         fresh = SearchIndex(folder=folder, meta=meta, passages=items, areas=list(knowledge.areas),
@@ -152,6 +155,24 @@ def _write_build(
             meta["calibration"] = fitted
     # Metadata last: a folder with meta.json is complete.
     _write_json(folder / META, meta)
+
+
+def _encode_passages(settings: Settings, embedder: Embedder, texts: list[str], progress: bool) -> Any:
+    """Passage vectors, embedding only the texts the embedding cache beside the builds lacks."""
+    cache = None
+    if settings.embedding.cache_mb > 0:
+        cache = embed_cache.open_cache(embed_cache.default_path(settings.paths.index),
+                                       settings.embedding.cache_mb * 1024 * 1024)
+    try:
+        vectors, stats = embed_cache.encode_passages(embedder, texts, settings.embedding.passage_prompt, cache,
+                                                     progress)
+        if cache is not None:
+            cache.prune()
+    finally:
+        if cache is not None:
+            cache.close()
+    logger.info("embedded %d of %d distinct texts (%d from the cache)", stats.embedded, stats.distinct, stats.reused)
+    return vectors
 
 
 def model_meta(settings: Settings, embedder: Embedder, dimension: int) -> dict[str, Any]:
@@ -213,6 +234,14 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
             f"the index cut documents into passages of {meta.get('chunk_chars')} characters, the settings ask "
             f"for {settings.retrieval.chunk_chars} (retrieval.chunk_chars): run `sportello build`"
         )
+    built = DenseParams.from_meta(meta.get("dense"))
+    wanted = DenseParams.choose(int(meta.get("counts", {}).get("vectors", 0)), settings.retrieval.approximate_above,
+                                settings.retrieval.ivf_nprobe)
+    if (built.kind, built.nlist) != (wanted.kind, wanted.nlist):
+        raise IndexMismatch(
+            f"the index's dense search is {built.describe()}, the settings ask for {wanted.describe()} "
+            "(retrieval.approximate_above): run `sportello build`"
+        )
     if meta.get("sentence_splitter") != sentences.fingerprint():
         raise IndexMismatch(
             "the index cut documents into sentences by another rule (the sentence splitter changed in this "
@@ -254,7 +283,7 @@ def load(settings: Settings, embedder: Embedder | None) -> SearchIndex:
         passages=items,
         areas=[Area.model_validate(a) for a in extra["areas"]],
         synonyms=extra["synonyms"],
-        dense=DenseIndex.load(folder),
+        dense=DenseIndex.load(folder, DenseParams.from_meta(meta.get("dense")), settings.retrieval.ivf_nprobe),
         measures={m["id"]: Measure.model_validate(m) for m in json.loads((folder / MEASURES).read_text(encoding="utf-8"))},
         lexical=LexicalIndex.load(folder / LEXICAL),
         warning=warning,

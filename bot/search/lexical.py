@@ -69,3 +69,28 @@ class LexicalIndex:
         if not stems:
             return np.zeros(n, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(stems), dtype=np.float32)
+
+    def top_k(self, stems: list[str], k: int, extra_stems: list[str] | tuple[str, ...] = (), extra_weight: float = 0.0
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` passages with the highest BM25 score for `stems` (plus `extra_weight` × the score
+        for `extra_stems`, e.g. synonyms), best first: passage numbers (int64) and scores (float32).
+        Passages scoring 0 are left out, so fewer than `k` may come back."""
+        scores = self.scores(stems)
+        if extra_stems and extra_weight:
+            scores = scores + np.float32(extra_weight) * self.scores(list(extra_stems))
+        return top_k(scores, k)
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the `k` highest positive `scores`, best first (ties: lower index first)."""
+    positive = np.flatnonzero(scores > 0)
+    if k <= 0 or positive.size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    values = scores[positive]
+    if positive.size > k:
+        # argpartition finds the k best in linear time; ties at the cut are then settled by index.
+        cut = np.partition(values, positive.size - k)[positive.size - k]
+        keep = values >= cut
+        positive, values = positive[keep], values[keep]
+    order = np.lexsort((positive, -values))[:k]
+    return positive[order].astype(np.int64), values[order].astype(np.float32)

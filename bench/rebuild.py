@@ -1,0 +1,82 @@
+"""Rebuild after editing one FAQ entry, as a ratio to a full build of the same knowledge (same run).
+
+Synthetic knowledge (bench/synthetic.py): 5,000 FAQ entries (four texts each) and 250 document
+passages. The floor is `sportello build`'s own path (service.build_index, calibration included) with
+an empty embedding cache; then one FAQ answer is edited and the same path runs again, now finding
+every other vector in the cache. The model is loaded once before either is timed.
+
+    python bench/rebuild.py [--faq 5000] [--sections 250]
+"""
+
+from __future__ import annotations
+
+import faiss  # noqa: F401 - before torch
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from bot.config import Settings
+from bot.search import embed_cache
+from bot.search.embedding import Embedder
+from bot.search.service import build_index
+
+from synthetic import generate
+
+
+class Counting:
+    """The real embedder, counting the passage texts it is asked to embed."""
+
+    def __init__(self, inner: Embedder):
+        self.inner, self.count = inner, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def encode_passages(self, texts: list[str], progress: bool = False):  # type: ignore[no-untyped-def]
+        self.count += len(texts)
+        return self.inner.encode_passages(texts, progress=progress)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faq", type=int, default=5000)
+    parser.add_argument("--sections", type=int, default=250)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="sportello-rebuild-") as tmp:
+        root = Path(tmp)
+        knowledge = root / "knowledge"
+        generate(knowledge, args.sections, args.faq)
+        env = {"SPORTELLO_PATHS__KNOWLEDGE": str(knowledge), "SPORTELLO_PATHS__INDEX": str(root / "index"),
+               "SPORTELLO_PATHS__DATABASE": str(root / "db.sqlite3")}
+        settings = Settings.load(None, env, cwd=root)
+        embedder = Counting(Embedder(settings.embedding))
+        embedder.encode_queries(["avvio"])  # load the model outside the timings
+
+        start = time.perf_counter()
+        build_index(settings, embedder)  # type: ignore[arg-type]
+        full, full_texts = time.perf_counter() - start, embedder.count
+
+        faq = sorted((knowledge / "faq").glob("*.yaml"))[0]
+        text = faq.read_text(encoding="utf-8")
+        faq.write_text(text.replace("  answer: ", "  answer: Aggiornato. ", 1), encoding="utf-8")
+        embedder.count = 0
+        start = time.perf_counter()
+        build_index(settings, embedder)  # type: ignore[arg-type]
+        rebuild, rebuild_texts = time.perf_counter() - start, embedder.count
+        cache_mb = embed_cache.default_path(settings.paths.index).stat().st_size / 2**20
+
+    print(f"knowledge: {args.faq} FAQ entries + {args.sections} document passages; "
+          f"full build {full:.1f} s here (for scale only)")
+    print(f"{'full build (floor)':34} 1.000  ({full_texts} texts embedded)")
+    print(f"{'rebuild after editing 1 FAQ entry':34} {rebuild / full:.3f}  ({rebuild_texts} texts embedded)"
+          f"   target <= 0.05")
+    print(f"embedding cache file: {cache_mb:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
