@@ -14,6 +14,8 @@ from bot.config import Settings
 from bot.search.embedding import Embedder
 from bot.search.retriever import Retriever
 
+import hypothesis_profiles  # noqa: F401 - registers the 'ci' (default) and 'long' profiles early
+
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
 # Tests that use these fixtures need the embedding model or a running bot: they are `slow`, and

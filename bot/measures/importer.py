@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import Problem, SportelloError
+from bot.knowledge.schema import visible_text
 from bot.knowledge.yamlfile import YamlFile, read_yaml
 from bot.measures.files import dump_measure, measure_values, plain_values, to_json, write_atomic
 from bot.measures.incentivi import looks_like_catalogue, read_catalogue
@@ -22,6 +23,9 @@ from bot.measures.spreadsheet import read_spreadsheet
 logger = logging.getLogger(__name__)
 
 FORMATS = ("incentivi", "csv")
+# The largest source file read (documented in knowledge/README.md, "Limits"): the whole catalogue,
+# a few thousand records, is a few tens of MB; anything larger is refused before it is read.
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
 # The last imported values of each measure. The leading dot makes the knowledge loader skip it.
 STATE_FILE = ".import-state.json"
 STATE_FORMAT = 1
@@ -42,6 +46,10 @@ def import_files(paths: list[Path], knowledge_root: Path, fmt: str | None = None
     if fmt is not None and fmt not in FORMATS:
         raise MeasureImportError(f"unknown import format {fmt!r}: use one of {', '.join(FORMATS)}")
     run = _Run(Path(knowledge_root), today)
+    if not run.folder_is_safe():
+        run.report.errors.append(RecordError(str(run.folder), "", "the measures folder is a link to a place outside "
+                                             "the knowledge folder: nothing was imported"))
+        return run.report
     for path in paths:
         candidates, problems = _read_source(Path(path), fmt, today)
         run.report.errors.extend(RecordError(str(path), "", problem) for problem in problems)
@@ -63,13 +71,18 @@ def detect_format(path: Path, text: str) -> str:
         try:
             if looks_like_catalogue(json.loads(text)):
                 return "incentivi"
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
             return "incentivi"  # it meant to be JSON: let the reader say where it breaks
     return "csv"
 
 
 def _read_source(path: Path, fmt: str | None, today: dt.date) -> tuple[list[Candidate], list[str]]:
     try:
+        if not path.is_file():  # a folder, a pipe or a device would block or never end
+            return [], ["not a file" if path.exists() else "no such file"]
+        size = path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            return [], [f"the file is too big ({size:,} bytes; at most {MAX_SOURCE_BYTES:,})"]
         raw = path.read_bytes()
     except OSError as exc:
         return [], [f"cannot read the file ({exc.strerror or exc})"]
@@ -100,6 +113,13 @@ class _Run:
             self.ids_by_record.update(self._ids_from_files())
         self.seen: dict[str, str] = {}
 
+    def folder_is_safe(self) -> bool:
+        """False when `measures/` is a link leading outside the knowledge folder (never written through)."""
+        try:
+            return not self.folder.exists() or self.folder.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):
+            return False
+
     # --- one measure ---------------------------------------------------------------------------
 
     def import_one(self, cand: Candidate, source: str) -> None:
@@ -128,6 +148,10 @@ class _Run:
         incoming = measure_values(measure)
         target = self.folder / f"{measure.id}.yaml"
         entry = self.state.get(measure.id)
+        if target.is_symlink():
+            # Reading through it would import another file's text; writing would replace the link.
+            fail(f"{target.name} is a symbolic link: replace it with the file itself, then import again")
+            return
         current, current_text, unreadable = _current(target)
         if unreadable:
             fail(f"the existing file cannot be read ({unreadable}); fix it or delete it, then import again")
@@ -182,7 +206,7 @@ class _Run:
         data = dict(cand.data)
         if cand.areas_derived and self.area_ids is not None:
             data["areas"] = [a for a in data.get("areas", []) if a in self.area_ids]
-        data = plain_values(data)
+        data = plain_values(_visible(data))
         problems: list[Problem] = []
         # A YamlFile without lines: validation's wording is reused, its locations name the fields.
         measure = validate_measure(YamlFile(Path("record"), data, {}), problems, self.area_ids)
@@ -323,6 +347,26 @@ def _header(measure: Measure) -> str:
 
 def _comments(text: str) -> set[str]:
     return {line.strip() for line in text.splitlines() if line.lstrip().startswith("#")}
+
+
+def _visible(value: Any) -> Any:
+    """`value` with invisible characters removed from every text (zero-width spaces and direction
+    marks come with text copied from web pages; the knowledge refuses them)."""
+    if isinstance(value, str):
+        return "".join(ch for ch in value if _shows(ch))
+    if isinstance(value, dict):
+        return {k: _visible(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_visible(v) for v in value]
+    return value
+
+
+def _shows(char: str) -> bool:
+    try:
+        visible_text(char)
+        return True
+    except ValueError:
+        return False
 
 
 def _with_origin(message: str, origins: dict[str, str]) -> str:

@@ -53,6 +53,10 @@ def read_catalogue(text: str, today: dt.date) -> tuple[list[Candidate], list[str
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return [], [f"line {exc.lineno}: not valid JSON ({exc.msg})"]
+    except ValueError as exc:  # a number of thousands of digits
+        return [], [f"not readable JSON ({exc})"]
+    except RecursionError:
+        return [], ["not readable JSON: nested too deeply"]
     docs = _docs(data)
     if docs is None:
         return [], ["not an incentivi.gov.it export: expected {\"docs\": [...]}, "

@@ -4,12 +4,13 @@ every mistake reported at its line."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, StringConstraints, field_validator
+from pydantic import AfterValidator, BeforeValidator, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 from bot.errors import Problem
@@ -19,8 +20,22 @@ from bot.knowledge.yamlfile import YamlFile, parse_yaml, read_yaml
 from bot.measures.vocab import NATIONAL, REGIONS, SIZE_IDS, region, size
 
 MEASURES_DIR = "measures"
-# Ids become file names: the slug pattern already rules out "/", "." and "..".
-MeasureId = Annotated[str, StringConstraints(pattern=SLUG, max_length=120)]
+# Ids become file names: the slug pattern already rules out "/", "." and "..", and these names
+# are devices, not files, on Windows (a clone there could not check the file out).
+RESERVED_NAMES = {"con", "prn", "aux", "nul", *(f"com{n}" for n in range(10)), *(f"lpt{n}" for n in range(10))}
+# The largest amount a measure may state, in euros: more than any public budget, so a typo or a
+# corrupted record (1e308, "Infinity") is refused instead of shown.
+MAX_AMOUNT = 10**12
+
+
+def _file_name(value: str) -> str:
+    if value in RESERVED_NAMES:
+        raise PydanticCustomError("reserved_name", "{value} cannot be a file name on Windows: choose another id",
+                                  {"value": repr(value)})
+    return value
+
+
+MeasureId = Annotated[str, StringConstraints(pattern=SLUG, max_length=120), AfterValidator(_file_name)]
 
 
 def parse_date(value: Any) -> dt.date:
@@ -84,8 +99,13 @@ def _amount(value: Any) -> int | float | None:
     # bool is an int in Python; "true" is not an amount.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PydanticCustomError("amount_type", "must be a number of euros such as 20000 (no € sign, no dots)")
+    if not math.isfinite(value):
+        raise PydanticCustomError("amount_type", "must be a number of euros such as 20000 (no € sign, no dots)")
     if value < 0:
         raise PydanticCustomError("amount_negative", "must not be negative (leave it out when not stated)")
+    if value > MAX_AMOUNT:
+        raise PydanticCustomError("amount_too_big", "is more than {limit} euros: check the number",
+                                  {"limit": f"{MAX_AMOUNT:,}".replace(",", ".")})
     return value
 
 
