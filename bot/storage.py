@@ -5,7 +5,9 @@ cannot be linked back to the account), the time, the language, the question text
 the decision, the confidence, the ids and scores of the answers given, and the user's 👍/👎.
 No names, usernames, chat ids or message ids. Rows older than the retention period are deleted.
 A profile (region, firm size, sector: each optional, chosen by the user) is kept under the same
-pseudonym until the user changes or erases it (/forget).
+pseudonym until the user changes or erases it (/forget). Alerts, saved measures and handed-over
+questions have their own tables (`bot/alert_store.py`, `bot/case_store.py`); only for those is the
+private chat id kept, because the bot must know where to write.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.alert_store import ALERT_SCHEMA, AlertStore
+from bot.case_store import CASE_SCHEMA, CaseStore
 from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -94,7 +98,7 @@ class Stats:
         return self.answered / self.total if self.total else 0.0
 
 
-class Storage:
+class Storage(AlertStore, CaseStore):
     """The SQLite log. Thread-safe: handlers call it from worker threads, one statement at a time."""
 
     def __init__(self, path: Path, key: bytes, retention_days: int, clock: Callable[[], float] = time.time):
@@ -108,7 +112,11 @@ class Storage:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        # WAL with synchronous=NORMAL survives a crash of the process (a killed bot) without an fsync
+        # per write; the one write that must also survive a power cut, an alert marked 'sending'
+        # before its call, asks for FULL itself (AlertStore.start).
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA + ALERT_SCHEMA + CASE_SCHEMA)
         self._last_purge = 0.0
         self.purge()
 
@@ -158,10 +166,13 @@ class Storage:
             return cursor.rowcount == 1
 
     def forget(self, user_id: int) -> int:
-        """Erase every record of this user (questions and profile); return how many questions were deleted."""
+        """Erase every record of this user (questions, profile, contact, subscriptions, saved measures,
+        alerts, cases); return how many questions were deleted."""
         user = self.pseudonym(user_id)
         with self._lock:
             self._db.execute("DELETE FROM profiles WHERE user = ?", (user,))
+            self._forget_alerts(user)
+            self._forget_cases(user)
             return self._db.execute("DELETE FROM questions WHERE user = ?", (user,)).rowcount
 
     def set_profile(self, user_id: int, field: str, value: str | None) -> None:
@@ -189,6 +200,8 @@ class Storage:
         cutoff = now - self.retention_days * 86400
         with self._lock:
             deleted = self._db.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount
+            self._purge_alerts(cutoff)
+            self._purge_cases(cutoff)
         self._last_purge = now
         if deleted:
             logger.info("retention: deleted %d questions older than %d days", deleted, self.retention_days)
@@ -228,6 +241,27 @@ class Storage:
                 (limit,),
             ).fetchall()
         return [(q, int(n)) for q, n in rows]
+
+    def questions_since(self, since: float | None = None) -> list[Logged]:
+        """Every logged question asked at or after `since` (unix time; None: all), oldest first (`sportello report`)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, user, asked_at, language, question, via, asked_id, decision, confidence, answers, "
+                "feedback FROM questions WHERE asked_at >= ? ORDER BY asked_at, id",
+                (since if since is not None else float("-inf"),),
+            ).fetchall()
+        return [_logged(r) for r in rows]
+
+    def handovers_since(self, since: float | None = None) -> list[tuple[float, float | None]] | None:
+        """(asked_at, first staff reply or None) of each question handed to staff since `since`; None
+        when this database has no handovers table (`sportello report`)."""
+        with self._lock:
+            try:
+                rows = self._db.execute("SELECT asked_at, first_reply_at FROM cases WHERE asked_at >= ? "
+                                        "ORDER BY asked_at", (since if since is not None else float("-inf"),)).fetchall()
+            except sqlite3.OperationalError:
+                return None
+        return [(float(a), float(r) if r is not None else None) for a, r in rows]
 
 
 def _logged(row: tuple) -> Logged:

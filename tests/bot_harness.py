@@ -1,10 +1,13 @@
-"""Run the real bot Application in a thread against the fake Bot API, polling or webhook."""
+"""Run the real bot Application in a thread against the fake Bot API, polling or webhook; stop it
+gracefully, or kill it (no stop, no shutdown hooks: as if the process died)."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +53,11 @@ class RunningBot:
     """The Application running in its own thread and event loop, as `sportello run` would run it
     (initialize, post_init, updater, start; then the reverse), so tests can wait synchronously."""
 
-    def __init__(self, settings: Settings, retriever: Any, mode: str = "polling"):
-        self.application: Application = build_application(settings, retriever)
+    def __init__(self, settings: Settings, retriever: Any, mode: str = "polling",
+                 clock: Callable[[], float] = time.time):
+        self.application: Application = build_application(settings, retriever, clock=clock)
         self.mode = mode
+        self._killed = False
         self.webhook_url: str | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -75,6 +80,15 @@ class RunningBot:
         assert not self._thread.is_alive(), "the bot did not stop"
         if self._error and not exc[0]:
             raise self._error
+
+    def kill(self) -> None:
+        """Stop the bot abruptly: every task is cancelled where it stands (sends in flight included),
+        no stop or shutdown hook runs, nothing is flushed."""
+        self._killed = True
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(60)
+        assert not self._thread.is_alive(), "the bot did not die"
 
     @property
     def bot_data(self) -> dict:
@@ -103,10 +117,11 @@ class RunningBot:
             await app.updater.start_polling(timeout=1, poll_interval=0, allowed_updates=Update.ALL_TYPES)
         await app.start()
         self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            await app.shutdown()
-            await app.post_shutdown(app)
+        await self._stop.wait()
+        if self._killed:
+            return  # asyncio.run cancels every remaining task: polling, jobs, alert delivery
+        await app.updater.stop()
+        await app.stop()
+        await app.post_stop(app)
+        await app.shutdown()
+        await app.post_shutdown(app)

@@ -2,13 +2,16 @@
 
 It answers the methods the bot uses with realistic JSON, feeds queued updates to `getUpdates` (long
 polling) or POSTs them to the webhook the bot registered, records every call, and injects faults
-(HTTP 429 with retry_after, 5xx, slow replies). Standard library only: an http.server in a thread.
+(HTTP 429 with retry_after, 5xx, slow replies, a share of calls failing at random, users who
+blocked the bot, calls held in flight). Group chats: `members` says who belongs to which group
+(getChatMember). Standard library only: an http.server in a thread.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
 import urllib.request
@@ -23,7 +26,7 @@ BOT_USERNAME = "SportelloTestBot"
 # Form fields PTB sends JSON-encoded (everything not a plain string).
 JSON_FIELDS = {
     "chat_id", "message_id", "reply_markup", "offset", "limit", "timeout", "allowed_updates", "commands",
-    "scope", "reply_parameters", "link_preview_options", "show_alert", "cache_time", "entities",
+    "scope", "reply_parameters", "link_preview_options", "show_alert", "cache_time", "entities", "user_id",
     "drop_pending_updates", "max_connections", "disable_notification", "protect_content",
     "reply_to_message_id", "allow_sending_without_reply",
 }
@@ -84,9 +87,17 @@ class FakeBotApi:
         self._user_message_ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        # A client that hangs up (a bot killed mid-call) is normal here, not an error to print.
+        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bot-api", daemon=True)
         self._webhook_queue: list[dict] = []
         self._webhook_thread: threading.Thread | None = None
+        self.members: dict[int, set[int]] = {}   # group chat id -> user ids (getChatMember)
+        self.blocked: set[int] = set()           # chats whose user blocked the bot: 403
+        self._flaky: tuple[str, float, random.Random, tuple[tuple[int, int | None], ...]] | None = None
+        self._hold_after: int | None = None      # sendMessage calls let through before holding the rest
+        self._released = threading.Event()
+        self.held = 0                            # calls waiting at the hold
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -119,8 +130,33 @@ class FakeBotApi:
         with self._cond:
             self._faults.append(Fault(method, status, retry_after, delay, count))
 
+    def flaky(self, rate: float, method: str = "sendMessage", seed: int = 1,
+              faults: tuple[tuple[int, int | None], ...] = ((429, 1), (500, None), (502, None))) -> None:
+        """Fail a share `rate` of the calls to `method` at random (seeded), each with one of `faults`
+        (status, retry_after); rate 0 stops it."""
+        with self._cond:
+            self._flaky = (method, rate, random.Random(seed), faults) if rate > 0 else None
+
+    def hold(self, after: int) -> None:
+        """Let `after` more sendMessage calls through, then keep the next ones waiting (received, not
+        answered: in flight) until `release()`; they are then delivered, as Telegram would deliver a
+        request whose sender died after sending it."""
+        with self._cond:
+            self._released.clear()
+            self._hold_after = len([c for c in self.calls if c.method == "sendMessage" and c.status == 200]) + after
+
+    def release(self) -> None:
+        with self._cond:
+            self._hold_after = None
+        self._released.set()
+
     def _take_fault(self, method: str) -> Fault | None:
         with self._cond:
+            if self._flaky is not None and self._flaky[0] == method:
+                _, rate, rng, faults = self._flaky
+                if rng.random() < rate:
+                    status, retry_after = rng.choice(faults)
+                    return Fault(method, status, retry_after)
             for fault in self._faults:
                 if fault.count > 0 and (fault.method == method or (fault.method is None and method != "getUpdates")):
                     fault.count -= 1
@@ -259,7 +295,12 @@ class FakeBotApi:
         if token != self.token:
             self._record(Call(method, params, 401))
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        if method == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
+            self._record(Call(method, params, 403))
+            return 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
         fault = self._take_fault(method)
+        if fault is None and method == "sendMessage":
+            self._wait_if_held()
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -282,6 +323,15 @@ class FakeBotApi:
             return 400, {"ok": False, "error_code": 400, "description": exc.description}
         self._record(Call(method, params))
         return 200, {"ok": True, "result": result}
+
+    def _wait_if_held(self) -> None:
+        with self._cond:
+            held = self._hold_after is not None and len(
+                [c for c in self.calls if c.method == "sendMessage" and c.status == 200]) >= self._hold_after
+            if held:
+                self.held += 1
+        if held:
+            self._released.wait(120)
 
     def _record(self, call: Call) -> None:
         with self._cond:
@@ -366,6 +416,11 @@ class FakeBotApi:
         _check_markup(params.get("reply_markup"))
         sent.reply_markup, sent.edits = params.get("reply_markup"), sent.edits + 1
         return self._message_json(sent)
+
+    def _api_getChatMember(self, params: dict) -> dict:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        status = "member" if user_id in self.members.get(chat_id, set()) else "left"
+        return {"status": status, "user": self.user(user_id)}
 
     def _api_answerCallbackQuery(self, params: dict) -> bool:
         return True

@@ -46,7 +46,7 @@ def test_a_measure_is_answered_with_its_card_and_a_url_button(fake, settings, re
     assert "Fonte: incentivi.gov.it (MIMIT), dati aggiornati al 26/03/2025" in card.text
     assert "3265" not in card.text and "measure:" not in card.text  # no internal ids
     assert (IT.go_to_call, VOUCHER_URL) in card.buttons()
-    assert [t for t, _ in card.buttons()][1:3] == ["👍", "👎"]
+    assert [t for t, _ in card.buttons()][1:4] == ["⭐ Salva", "👍", "👎"]  # Salva beside "Vai al bando"
 
 
 def test_a_closed_measure_asked_by_name_is_labelled_closed(fake, settings, retriever):

@@ -83,3 +83,50 @@ def test_report_command_lists_unanswered(tmp_path, capsys):
     assert main(["report"], env) == 0
     out = capsys.readouterr().out
     assert "1 questions, 0 answered" in out and "    1  dove sono i bandi" in out
+
+
+def _everything_about(path, user: str) -> dict[str, int]:
+    """Rows about one pseudonym in every table that holds one."""
+    db = sqlite3.connect(path)
+    tables = ("questions", "profiles", "contacts", "subscriptions", "saved", "outbox", "cases")
+    return {t: db.execute(f"SELECT COUNT(*) FROM {t} WHERE user = ?", (user,)).fetchone()[0] for t in tables}
+
+
+def _fill(db: Storage, user_id: int) -> None:
+    import datetime as dt
+
+    from bot.alert_store import Queued
+
+    db.log(user_id, "it", "domanda", *_result())
+    db.set_profile(user_id, "region", "Toscana")
+    db.remember_contact(user_id, user_id, "it")
+    db.set_subscriptions(user_id, ["innovazione"])
+    db.save_measure(user_id, "m1", dt.date(2026, 11, 25))
+    db.queue([Queued(db.pseudonym(user_id), "open:m1::", "open", "m1")])
+    case = db.open_case(user_id, "domanda", named=False)
+    db.link_message(-100, 7 + user_id, case)
+
+
+def test_forget_erases_alerts_saved_measures_and_cases_of_that_user_only(tmp_path):
+    db = Storage(tmp_path / "s.db", KEY, 180)
+    _fill(db, 1)
+    _fill(db, 2)
+    assert set(_everything_about(tmp_path / "s.db", db.pseudonym(1)).values()) == {1}
+    db.forget(1)
+    assert set(_everything_about(tmp_path / "s.db", db.pseudonym(1)).values()) == {0}
+    assert set(_everything_about(tmp_path / "s.db", db.pseudonym(2)).values()) == {1}
+    assert db.case_for_message(-100, 8) is None and db.case_for_message(-100, 9) is not None
+
+
+def test_retention_covers_finished_alerts_and_cases(tmp_path):
+    now = [1_000_000_000.0]
+    db = Storage(tmp_path / "s.db", KEY, 30, clock=lambda: now[0])
+    _fill(db, 1)
+    [item] = db.claim(10)
+    db.start(item.id)
+    db.mark_sent(item.id)
+    now[0] += 31 * 86400
+    db.purge()
+    left = _everything_about(tmp_path / "s.db", db.pseudonym(1))
+    assert (left["questions"], left["outbox"], left["cases"]) == (0, 0, 0)
+    assert left["subscriptions"] == 1 and left["saved"] == 1  # kept until changed or /forget

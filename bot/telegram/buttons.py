@@ -136,7 +136,57 @@ class Card(ButtonData):
     measure_id: str
 
 
-KINDS: tuple[type[ButtonData], ...] = (Feedback, More, Continue, Ask, Topic, Topics, ProfileSet, ForMe, Card)
+@dataclass(frozen=True)
+class AlertTopic(ButtonData):
+    """Turn alerts on one topic on or off (`topic`: an area id, 'profile', or '-' for all off)."""
+
+    PREFIX: ClassVar[str] = "al"
+    topic: str
+
+
+@dataclass(frozen=True)
+class Save(ButtonData):
+    """⭐ Save a measure (for /salvati and its reminders)."""
+
+    PREFIX: ClassVar[str] = "sv"
+    measure_id: str
+
+
+@dataclass(frozen=True)
+class Unsave(ButtonData):
+    """Remove a saved measure."""
+
+    PREFIX: ClassVar[str] = "us"
+    measure_id: str
+
+
+@dataclass(frozen=True)
+class Handover(ButtonData):
+    """"Parla con una persona" about logged question `qid`: show what would be sent, ask consent."""
+
+    PREFIX: ClassVar[str] = "hp"
+    qid: int
+
+
+@dataclass(frozen=True)
+class HandoverSend(ButtonData):
+    """Consent given: send logged question `qid` to staff (`named` 1: show the user's name)."""
+
+    PREFIX: ClassVar[str] = "hs"
+    qid: int
+    named: int
+
+
+@dataclass(frozen=True)
+class HandoverCancel(ButtonData):
+    """Consent refused: send nothing."""
+
+    PREFIX: ClassVar[str] = "hx"
+    qid: int
+
+
+KINDS: tuple[type[ButtonData], ...] = (Feedback, More, Continue, Ask, Topic, Topics, ProfileSet, ForMe, Card,
+                                       AlertTopic, Save, Unsave, Handover, HandoverSend, HandoverCancel)
 
 
 class CallbackData:

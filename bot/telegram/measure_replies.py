@@ -1,7 +1,7 @@
 """Replies about support measures: the measure card, the /profilo steps and the "Cosa c'è per me?" list.
 
 The card follows UX.md: what it is, whether one can still apply (status line, with the window note
-beside it), whether it is for me, how much, who grants it; then "Vai al bando" and the source in
+beside it), whether it is for me, how much, who grants it; then "Vai al bando", "⭐ Salva" and the source in
 small print with the date of the data. Everything shown comes from the measure's file, escaped.
 """
 
@@ -13,8 +13,9 @@ from bot.measures.card import card
 from bot.measures.eligibility import Profile
 from bot.measures.schema import Measure
 from bot.measures.vocab import REGIONS, SECTORS, SIZE_IDS, size_label
-from bot.telegram.buttons import Card, ForMe, ProfileSet
+from bot.telegram.buttons import Card, ForMe, ProfileSet, Save
 from bot.telegram.markup import Button, Reply, escape
+from bot.telegram.outreach_texts import outreach
 from bot.telegram.texts import Lang, Texts
 
 FOR_ME_PAGE = 3          # measures per page of "Cosa c'è per me?"
@@ -29,8 +30,9 @@ def measure_reply(measure: Measure, today: dt.date, closing_days: int, t: Texts,
         lines.append(f"<i>{escape(c.window_note)}</i>")
     lines += [escape(part) for part in (c.who, c.how_much, c.issuer) if part]
     lines += ["", f"<i>{escape(c.source)}</i>"]
-    buttons = [[Button(t.go_to_call, url=c.url)]] if c.url else []
-    return Reply("\n".join(lines), buttons)
+    row = [Button(t.go_to_call, url=c.url)] if c.url else []
+    row.append(Button(outreach(lang).save, Save(measure.id).encode()))  # for /salvati and its reminders
+    return Reply("\n".join(lines), [row])
 
 
 def short_status(measure: Measure, today: dt.date, closing_days: int, lang: Lang) -> str:

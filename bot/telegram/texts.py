@@ -129,7 +129,8 @@ IT = Texts(
     ),
     privacy_questions="Le più recenti:",
     privacy_none="Di te non ho nessuna domanda registrata.",
-    forgotten="Fatto: ho cancellato le {count} domande registrate con il tuo pseudonimo e il tuo profilo.",
+    forgotten="Fatto: ho cancellato le {count} domande registrate con il tuo pseudonimo, il tuo profilo, "
+              "gli avvisi, le misure salvate e le richieste allo sportello.",
     reload_ok="Indice ricaricato: {faqs} domande frequenti, {passages} brani.",
     reload_failed="Non ho ricaricato l'indice, resta in uso quello di prima: {error}",
     stats=(
@@ -164,6 +165,8 @@ IT = Texts(
         ("argomenti", "Sfoglia le domande per tema"),
         ("perme", "Le misure aperte adatte a te"),
         ("profilo", "Regione, dimensione e settore della tua impresa"),
+        ("avvisi", "Avvisi sulle nuove misure"),
+        ("salvati", "Le misure che hai salvato"),
         ("aiuto", "Come fare una domanda"),
         ("privacy", "Cosa registro di te"),
         ("dimentica", "Cancella le tue domande e il profilo"),
@@ -230,7 +233,8 @@ EN = Texts(
     ),
     privacy_questions="The most recent:",
     privacy_none="I have no questions stored from you.",
-    forgotten="Done: I deleted the {count} questions stored under your pseudonym, and your profile.",
+    forgotten="Done: I deleted the {count} questions stored under your pseudonym, your profile, alerts, "
+              "saved measures and requests to the desk.",
     reload_ok="Index reloaded: {faqs} frequent questions, {passages} passages.",
     reload_failed="Index not reloaded, the previous one stays in use: {error}",
     stats=(
@@ -265,6 +269,8 @@ EN = Texts(
         ("topics", "Browse questions by topic"),
         ("forme", "Open measures that fit you"),
         ("profile", "Your business's region, size and sector"),
+        ("alerts", "Alerts on new measures"),
+        ("saved", "The measures you saved"),
         ("help", "How to ask a question"),
         ("privacy", "What I store about you"),
         ("forget", "Delete your questions and profile"),
