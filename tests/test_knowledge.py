@@ -73,7 +73,7 @@ def test_unknown_field(knowledge_copy: Path) -> None:
     write(knowledge_copy / "faq" / "x.yaml", "entries:\n" + faq(colour="rosso"))
     assert problems(knowledge_copy) == [
         "knowledge/faq/x.yaml:7: entries[0].colour: unknown field "
-        "(allowed: id, question, phrasings, answer, area, source, url)"
+        "(allowed: id, question, phrasings, answer, area, source, url, draft)"
     ]
 
 
@@ -85,7 +85,7 @@ def test_unknown_field_in_a_document_section(knowledge_copy: Path) -> None:
     doc.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (found,) = problems(knowledge_copy)
     assert found.startswith(f"knowledge/documents/protocollo-regione-toscana-unioncamere.yaml:{number + 1}: ")
-    assert "sections[2].note: unknown field (allowed: id, heading, text, areas)" in found
+    assert "sections[2].note: unknown field (allowed: id, heading, text, areas, page)" in found
 
 
 def test_missing_required_field_points_at_the_entry(knowledge_copy: Path) -> None:

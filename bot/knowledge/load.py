@@ -4,6 +4,7 @@ mistake is a Problem with file and line, all reported at once."""
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ class Knowledge:
     synonyms: list[list[str]]
     measures: list[Measure] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    # FAQ entries marked `draft: true`: validated, but not indexed until staff finish them.
+    drafts: list[FaqEntry] = field(default_factory=list)
+    # What staff should look at but does not stop a build (drafts, imported documents to review).
+    warnings: list[Problem] = field(default_factory=list)
 
     def document(self, doc_id: str) -> Document | None:
         return next((d for d in self.documents if d.id == doc_id), None)
@@ -59,12 +64,29 @@ def knowledge_files(root: Path) -> list[Path]:
         rel = path.relative_to(root)
         if not path.is_file() or rel.parts[0] in IGNORED_DIRS or any(p.startswith(".") for p in rel.parts):
             continue
+        if not _inside(path, root):  # reported by load_knowledge, never read (see outside_links)
+            continue
         # Notes and guides (README.md, LEGGIMI.md...) are not knowledge; Markdown documents are.
         is_document = rel.parts[0] == DOCUMENTS_DIR and not path.name.lower().startswith("readme")
         if path.suffix.lower() in {".md", ".txt"} and not (is_document and path.suffix.lower() == ".md"):
             continue
         files.append(path)
     return files
+
+
+def outside_links(root: Path) -> list[Path]:
+    """Symbolic links under `root` that lead outside it (to a file or a folder), sorted."""
+    return sorted(p for p in root.rglob("*") if p.is_symlink() and not _inside(p, root)
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    # A link may point anywhere (/etc/passwd, a device, another checkout): only what resolves
+    # inside the knowledge folder is knowledge.
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        return False
 
 
 def knowledge_hash(root: Path) -> str:
@@ -88,6 +110,9 @@ def load_knowledge(root: Path) -> Knowledge:
     synonyms: list[list[str]] = []
     measure_files: list[YamlFile] = []
     files = knowledge_files(root)
+    for link in outside_links(root):
+        problems.append(Problem(_unresolved(link), 1, "a link to something outside the knowledge folder: "
+                                                      "copy the file into the folder instead"))
     documents_broken = False
     for path in files:
         rel = path.relative_to(root)
@@ -132,14 +157,21 @@ def load_knowledge(root: Path) -> Knowledge:
     measures = [m for parsed in measure_files if (m := validate_measure(parsed, problems, area_ids)) is not None]
     if problems:
         raise KnowledgeError(problems)
+    warnings = [Problem(parsed.path, parsed.line_of(("entries", i, "draft")),
+                        f"warning: FAQ '{e.id}' is a draft: it stays out of the index until its answer is "
+                        "written and 'draft: true' is removed") for parsed, i, e in faqs if e.draft]
+    warnings += [Problem(parsed.path, parsed.line_of(("review",)), f"warning: document '{d.id}' to review: {d.review}")
+                 for parsed, d in documents if d.review]
     return Knowledge(
         root=root,
         areas=areas,
         documents=[d for _, d in documents],
-        faqs=[e for _, _, e in faqs],
+        faqs=[e for _, _, e in faqs if not e.draft],
         measures=measures,
         synonyms=synonyms,
         files=files,
+        drafts=[e for _, _, e in faqs if e.draft],
+        warnings=sorted(warnings, key=lambda p: (str(p.path), p.line)),
     )
 
 
@@ -149,6 +181,14 @@ def shown_path(path: Path) -> Path:
         return path.resolve().relative_to(Path.cwd().resolve())
     except ValueError:
         return path
+    except (OSError, RuntimeError):  # a loop of links cannot be resolved: show it as it is
+        return _unresolved(path)
+
+
+def _unresolved(path: Path) -> Path:
+    """Like shown_path, but a link is named as itself, not as what it points to."""
+    absolute, cwd = Path(os.path.abspath(path)), Path(os.path.abspath(Path.cwd()))
+    return absolute.relative_to(cwd) if absolute.is_relative_to(cwd) else path
 
 
 def _kind(rel: Path) -> str | None:

@@ -27,7 +27,8 @@ from bot.errors import Problem
 from bot.knowledge.yamlfile import Location, YamlFile, parse_yaml, read_text
 
 FENCE = "---"
-_HEADING = re.compile(r"^##\s+(?P<heading>.*?)\s*(?:\{#(?P<id>[^}]*)\})?\s*$")
+# "## Heading {#id}", or "## Heading {#id page=4}" for a section that starts on page 4 of the original.
+_HEADING = re.compile(r"^##\s+(?P<heading>.*?)\s*(?:\{#(?P<id>[^}]*?)(?:\s+page=(?P<page>\d+))?\s*\})?\s*$")
 
 
 def read_markdown_document(path: Path, shown: Path) -> tuple[YamlFile | None, list[Problem]]:
@@ -61,8 +62,8 @@ def read_markdown_document(path: Path, shown: Path) -> tuple[YamlFile | None, li
 
 def _sections(
     lines: list[str], start: int, shown: Path
-) -> tuple[list[dict[str, str]], dict[Location, int], list[Problem]]:
-    sections: list[dict[str, str]] = []
+) -> tuple[list[dict[str, Any]], dict[Location, int], list[Problem]]:
+    sections: list[dict[str, Any]] = []
     where: dict[Location, int] = {}
     problems: list[Problem] = []
     body: list[str] = []
@@ -85,8 +86,11 @@ def _sections(
             close()
             skipping = False
             i = len(sections)
-            sections.append({"id": match.group("id"), "heading": match.group("heading")})
-            for key in ((), ("id",), ("heading",), ("text",)):
+            section: dict[str, Any] = {"id": match.group("id"), "heading": match.group("heading")}
+            if match.group("page"):
+                section["page"] = int(match.group("page"))
+            sections.append(section)
+            for key in ((), ("id",), ("heading",), ("text",), ("page",)):
                 where[("sections", i, *key)] = number
         elif sections and not skipping:
             if line.strip() and not body:

@@ -47,6 +47,8 @@ def validate_model(
                     if pattern == SLUG
                     else "must be a two-letter language code such as 'it'"
                 )
+            elif kind == "string_too_long":
+                message = f"is too long (at most {err.get('ctx', {}).get('max_length')} characters)"
             elif kind == "extra_forbidden":
                 allowed = _allowed_fields(model, loc[len(prefix):-1])
                 message = _MESSAGES[kind] + (f" (allowed: {', '.join(allowed)})" if allowed else "")

@@ -23,12 +23,13 @@ class Passage:
     phrasings: tuple[str, ...] = ()
     url: str | None = None
     measure_id: str | None = None
+    page: int | None = None  # the page of the original a document section starts on (imported PDFs)
 
     @property
     def source(self) -> str:
         """How the source is shown to users: the document's title and section (for a FAQ entry, the
-        section it rests on). Internal ids never appear here."""
-        return f"{self.title}, «{self.heading}»"
+        section it rests on), and its page when the original has pages. Internal ids never appear here."""
+        return f"{self.title}, «{self.heading}»" + (f", p. {self.page}" if self.page else "")
 
     def embedding_texts(self) -> list[str]:
         """Texts whose vectors stand for this passage in the dense index."""
@@ -58,7 +59,7 @@ def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
         out.append(Passage(
             id=f"faq:{entry.id}", kind="faq", text=entry.answer.strip(), title=doc.title, heading=sec.heading,
             area=entry.area, source_ref=entry.source, question=entry.question,
-            phrasings=tuple(entry.phrasings), url=entry.url or doc.url,
+            phrasings=tuple(entry.phrasings), url=entry.url or doc.url, page=sec.page,
         ))
     for doc in knowledge.documents:
         for sec in doc.sections:
@@ -66,7 +67,7 @@ def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
             for n, chunk in enumerate(chunk_text(sec.text, max_chars)):
                 out.append(Passage(
                     id=f"{doc.id}#{sec.id}/{n}", kind="passage", text=chunk, title=doc.title,
-                    heading=sec.heading, area=area, source_ref=f"{doc.id}#{sec.id}", url=doc.url,
+                    heading=sec.heading, area=area, source_ref=f"{doc.id}#{sec.id}", url=doc.url, page=sec.page,
                 ))
     for measure in knowledge.measures:
         area = measure.areas[0] if measure.areas else ""
