@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+import typing
 from typing import TYPE_CHECKING
 
 import yaml
@@ -94,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    command("validate", cmd_validate, "check the knowledge files and list every mistake as file:line")
+    check = command("validate", cmd_validate, "check the knowledge files and list every mistake as file:line "
+                                              "(and warnings, which do not fail)")
+    check.add_argument("--deep", action="store_true", help="also warn about near-duplicate FAQ questions and FAQ "
+                                                           "entries no eval question reaches (loads the model)")
+    check.add_argument("--today", type=_date, help=TODAY_HELP)
     command("build", cmd_build, "build the search index from the knowledge files (atomically)")
     ask = command("ask", cmd_ask, "answer one question from the index")
     ask.add_argument("question", help="the question, in quotes")
@@ -106,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("eval", cmd_eval, "measure answer quality on question sets (YAML: - {q: ..., expect: [regex]})")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
-    p.add_argument("--compare", action="store_true", help="run dense, lexical and hybrid side by side")
+    p.add_argument("--compare", action="store_true",
+                   help="run dense, lexical and hybrid side by side, with every embedding backend (the other "
+                        "backends' indexes are built under INDEX/backends/ the first time)")
     p.add_argument("--mode", choices=["dense", "lexical", "hybrid"], help="retrieval mode (default: settings)")
     p.add_argument("--sweep", action="store_true", help="show how the answer threshold trades the two errors")
     p.add_argument("--calibrate", action="store_true",
@@ -114,8 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--min-declined", type=float, default=0.9,
                    help="with --calibrate: share of out-of-scope questions to decline at least (default 0.9)")
     p.add_argument("--today", type=_date, help=TODAY_HELP + "; overrides the today: of the question files")
-    imp = command("import", cmd_import, "import support measures (incentivi.gov.it JSON or a staff CSV) "
-                                        "into knowledge/measures/")
+    imp = command("import", cmd_import, "import support measures (incentivi.gov.it JSON or a staff CSV) into "
+                                        "knowledge/measures/, or official documents (PDF, .docx, HTML, Markdown) "
+                                        "into knowledge/documents/")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--format", choices=["incentivi", "csv"], help="the files' format (default: detected)")
     run = command("run", cmd_run, "run the Telegram bot (long polling, or a webhook with --webhook)")
@@ -123,8 +131,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts to (default: telegram.webhook_url)")
     run.add_argument("--listen", help="address the webhook server listens on (default: telegram.listen)")
     run.add_argument("--port", type=int, help="port of the webhook server (default: telegram.port)")
-    report = command("report", cmd_report, "list the questions the bot could not answer, most frequent first")
+    report = command("report", cmd_report, "list the questions the bot could not answer, most frequent first; "
+                                           "with -o/--csv also write the HTML report (charts, groups by meaning)")
     report.add_argument("--limit", type=int, default=50, help="how many questions to list (default 50)")
+    report.add_argument("-o", "--output", type=Path, help="write the HTML report to this file (e.g. report.html)")
+    report.add_argument("--csv", type=Path, metavar="DIR", help="write groups.csv and daily.csv into DIR")
+    report.add_argument("--since", type=_date, help="only questions asked on or after this day, YYYY-MM-DD")
+    suggest = command("suggest", cmd_suggest, "write draft FAQ entries (draft: true) for the largest groups of "
+                                              "unanswered or 👎 questions into knowledge/faq/bozze.yaml")
+    suggest.add_argument("--since", type=_date, help="only questions asked on or after this day, YYYY-MM-DD")
+    suggest.add_argument("--min-count", type=int, help="only groups asked at least this often "
+                                                       "(default: report.suggest_min_count)")
+    suggest.add_argument("--limit", type=int, default=10, help="at most this many drafts (default 10)")
+    command("diff", cmd_diff, "what `sportello build` would change in the index: entries added, removed, changed")
     return parser
 
 
@@ -145,10 +164,28 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.knowledge.load import load_knowledge
 
     knowledge = load_knowledge(settings.paths.knowledge)
+    # Warnings never fail validation: they are what staff should look at (drafts, imports to review,
+    # measures long closed or not updated; with --deep near-duplicates and FAQ entries no eval reaches).
+    from bot.report import checks
+
+    today = args.today or settings.today()
+    warnings = knowledge.warnings + checks.measure_warnings(
+        knowledge, today, settings.report.closed_days, settings.report.stale_months)
+    if args.deep:
+        from bot import evaluation
+
+        retriever = _retriever(settings)
+        warnings += checks.duplicate_warnings(knowledge, retriever.embedder, settings.report.duplicate_similarity)
+        eval_files = sorted((settings.paths.knowledge / "eval").glob("*.yaml"))
+        questions = [i.question for i in evaluation.load_items(eval_files)] if eval_files else []
+        warnings += checks.unreached_warnings(knowledge, retriever, questions, today=today)
+    for warning in sorted(warnings, key=lambda p: (str(p.path), p.line)):
+        print(warning)
     print(
         f"OK: {len(knowledge.files)} files, {len(knowledge.documents)} documents "
         f"({sum(len(d.sections) for d in knowledge.documents)} sections), {len(knowledge.faqs)} FAQ entries, "
-        f"{len(knowledge.areas)} areas, {len(knowledge.synonyms)} synonym groups."
+        f"{len(knowledge.areas)} areas, {len(knowledge.synonyms)} synonym groups"
+        + (f"; {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else ".")
     )
     return EXIT_OK
 
@@ -190,6 +227,32 @@ def _retriever(settings: Settings) -> Retriever:
     for warning in warnings:
         print(f"sportello: warning: {warning}", file=sys.stderr)
     return retriever
+
+
+def _other_backends(settings: Settings) -> list[Settings]:
+    """Settings for each embedding backend other than the configured one, with their default model
+    and an index of their own under INDEX/backends/<backend> (a stale one is rebuilt)."""
+    from bot.config import EmbeddingSettings
+    from bot.errors import IndexMismatch, IndexMissing
+    from bot.search import index as search_index
+    from bot.search.embedding import Embedder
+    from bot.search.service import build_index
+
+    out = []
+    for backend in typing.get_args(EmbeddingSettings.model_fields["backend"].annotation):
+        if backend == settings.embedding.backend:
+            continue
+        other = settings.model_copy(update={
+            "embedding": EmbeddingSettings(backend=backend, batch_size=settings.embedding.batch_size),
+            "paths": settings.paths.model_copy(update={"index": settings.paths.index / "backends" / backend}),
+        })
+        try:
+            search_index.check(search_index.read_meta(other.paths.index), other, None)
+        except (IndexMissing, IndexMismatch):
+            print(f"Building the {backend} index for the comparison…", file=sys.stderr)
+            build_index(other, Embedder(other.embedding), progress=sys.stderr.isatty())
+        out.append(other)
+    return out
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -270,6 +333,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     modes = list(evaluation.MODES) if args.compare else [args.mode or settings.retrieval.mode]
     reports = [evaluation.evaluate(retriever, items, mode, today=args.today) for mode in modes]
+    if args.compare:
+        for backend in _other_backends(settings):
+            other = _retriever(backend)
+            reports += [evaluation.evaluate(other, items, mode, today=args.today) for mode in modes]
     if args.json:
         out = {"files": [str(f) for f in args.files], "model": settings.embedding.model,
                "reports": [r.to_json() for r in reports]}
@@ -286,11 +353,22 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import measures; report added / changed / unchanged / kept hand edits and every bad record."""
+    from bot.documents.importer import import_documents, is_document
     from bot.measures.importer import import_files
 
-    report = import_files(list(args.files), settings.paths.knowledge, fmt=args.format, today=settings.today())
-    print(report)
-    return EXIT_OK if report.ok else EXIT_ERROR
+    # The file type decides: documents go to bot/documents, everything else is a measures file.
+    documents = [f for f in args.files if args.format is None and is_document(f)]
+    measures = [f for f in args.files if f not in documents]
+    ok = True
+    if documents:
+        doc_report = import_documents(documents, settings.paths.knowledge, today=settings.today())
+        print(doc_report)
+        ok = doc_report.ok
+    if measures:
+        report = import_files(measures, settings.paths.knowledge, fmt=args.format, today=settings.today())
+        print(report)
+        ok = ok and report.ok
+    return EXIT_OK if ok else EXIT_ERROR
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -324,6 +402,77 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         print("Unanswered, most frequent first:")
         for question, count in rows:
             print(f"{count:5d}  {question}")
+    if args.output or args.csv:
+        _write_report(args, settings)
+    return EXIT_OK
+
+
+def _write_report(args: argparse.Namespace, settings: Settings) -> None:
+    """The HTML report (and CSV): figures, charts, and questions grouped with the index's embeddings."""
+    from zoneinfo import ZoneInfo
+
+    from bot.knowledge.load import load_knowledge
+    from bot.report.build import write_report
+    from bot.report.groups import threshold_for
+    from bot.search.embedding import Embedder
+    from bot.storage import Storage
+
+    knowledge = load_knowledge(settings.paths.knowledge)
+    storage = Storage.from_settings(settings)
+    try:
+        report = write_report(
+            storage, knowledge, Embedder(settings.embedding), args.output or Path("report.html"),
+            today=settings.today(), now=dt.datetime.now(ZoneInfo(settings.alerts.timezone)), since=args.since,
+            csv_dir=args.csv, timezone=settings.alerts.timezone, closing_days=settings.measures.closing_days,
+            similarity=threshold_for(settings.embedding.backend, settings.report.group_similarity),
+        )
+    finally:
+        storage.close()
+    print(f"Report: {report.html} ({report.figures.total} questions, {len(report.groups)} groups of unanswered "
+          f"or 👎 questions)" + "".join(f"; {p}" for p in report.csv))
+
+
+def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
+    """Write draft FAQ entries for the largest groups of unanswered or 👎 questions."""
+    from zoneinfo import ZoneInfo
+
+    from bot.knowledge.load import load_knowledge
+    from bot.report.groups import group_questions, threshold_for, to_group
+    from bot.report.suggest import draft_entries, write_drafts
+    from bot.search.embedding import Embedder
+    from bot.storage import Storage
+
+    knowledge = load_knowledge(settings.paths.knowledge)
+    storage = Storage.from_settings(settings)
+    zone = ZoneInfo(settings.alerts.timezone)
+    try:
+        since = dt.datetime.combine(args.since, dt.time(), zone).timestamp() if args.since else None
+        rows = to_group(storage.questions_since(since))
+    finally:
+        storage.close()
+    groups = group_questions(rows, knowledge, Embedder(settings.embedding),
+                             threshold_for(settings.embedding.backend, settings.report.group_similarity))
+    entries = draft_entries(groups, knowledge, args.min_count or settings.report.suggest_min_count, args.limit)
+    if not entries:
+        print(f"No group of unanswered or 👎 questions is large enough for a draft ({len(groups)} groups).")
+        return EXIT_OK
+    target = write_drafts(settings.paths.knowledge, entries, settings.today())
+    for entry in entries:
+        print(f"draft {entry['id']}: «{entry['question']}» (source {entry['source']}, area {entry['area']})")
+    print(f"{len(entries)} draft FAQ entr{'ies' if len(entries) != 1 else 'y'} added to {target}: write their "
+          "answers, remove 'draft: true', then `sportello validate` and `sportello build`.")
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
+    """Print what a rebuild would add, remove or change in the index."""
+    from bot.knowledge.load import load_knowledge
+    from bot.report.diff import index_diff
+
+    knowledge = load_knowledge(settings.paths.knowledge)
+    print(index_diff(settings.paths.index, knowledge, settings.retrieval.chunk_chars))
+    if knowledge.drafts:
+        print(f"Drafts left out of the index: {', '.join(e.id for e in knowledge.drafts)}.")
     return EXIT_OK
 
 

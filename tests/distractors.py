@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 import yaml
@@ -29,7 +30,9 @@ def quotations(limit: int) -> list[str]:
         for raw in path.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
             text = " ".join(line.strip() for line in raw.splitlines() if not line.strip().startswith("--"))
             text = re.sub(r"\s+", " ", text).strip()
-            if 60 <= len(text) <= 600 and text not in seen and re.search(r"[a-zà-ù]{3}", text):
+            # A few fortunes carry terminal control characters (a bell), which knowledge files refuse.
+            invisible = any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
+            if 60 <= len(text) <= 600 and text not in seen and re.search(r"[a-zà-ù]{3}", text) and not invisible:
                 seen.add(text)
                 out.append(text)
     return out[:limit]

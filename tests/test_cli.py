@@ -63,8 +63,11 @@ def break_faq(knowledge: Path) -> str:
 def test_validate_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate"], environ(tmp_path)) == 0
     out, err = capsys.readouterr()
-    assert out.startswith("OK: ") and "1 documents" in out
-    faq_count = int(out.split(" FAQ entries")[0].rsplit(" ", 1)[-1])
+    *warnings, ok = out.strip().splitlines()
+    # Warnings (e.g. measures long closed) come first, one a line, and never fail the check.
+    assert all(": warning" in line for line in warnings)
+    assert ok.startswith("OK: ") and "1 documents" in ok
+    faq_count = int(ok.split(" FAQ entries")[0].rsplit(" ", 1)[-1])
     assert faq_count >= 25
     assert err == ""
 

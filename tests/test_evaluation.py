@@ -10,6 +10,7 @@ import pytest
 from bot.cli import main
 from bot.config import Settings
 from bot.errors import EvalFileError
+from bot.search import index as search_index
 from bot.evaluation import EvalItem, Outcome, Report, calibrate, evaluate, load_items
 from bot.search.retriever import Retriever
 
@@ -110,14 +111,25 @@ def test_eval_command_json(built_settings: Settings, small_set: Path, capsys: py
     assert [q["ok"] for q in report["questions"]] == [True] * 5
 
 
-def test_eval_command_compares_the_three_modes(
+def test_eval_command_compares_the_three_modes_with_each_backend(
     built_settings: Settings, small_set: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The other backend's index is built once under INDEX/backends/, then reused."""
     assert main(["eval", "--compare", str(small_set)], env_for(built_settings)) == 0
     out = capsys.readouterr().out
-    header = next(line for line in out.splitlines() if line.startswith("metric"))
-    assert header.split()[1:] == ["dense", "lexical", "hybrid"]
-    assert "out_of_scope_declined" in out
+    models = next(line for line in out.splitlines() if line.startswith("model")).split()[1:]
+    header = next(line for line in out.splitlines() if line.startswith("metric")).split()[1:]
+    assert header == ["dense", "lexical", "hybrid"] * 2
+    assert sorted(set(models)) == ["all-MiniLM-L6-v2", "multilingual-e5-small-q4"]
+    assert models[:3] == [models[0]] * 3 and models[3:] == [models[3]] * 3
+    hybrid = next(line for line in out.splitlines() if line.startswith("hit@1")).split()[1:]
+    assert all(0.0 <= float(v) <= 1.0 for v in hybrid)
+    other = built_settings.paths.index / "backends"
+    built = list(other.iterdir())
+    assert len(built) == 1
+    stamp = search_index.current_folder(built[0]).stat().st_mtime
+    assert main(["eval", "--compare", str(small_set)], env_for(built_settings)) == 0
+    assert search_index.current_folder(built[0]).stat().st_mtime == stamp  # reused, not rebuilt
 
 
 def test_eval_command_calibrate_prints_settings(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,7 +30,8 @@ from bot.errors import ConfigError, SportelloError
 from bot.search.retriever import Retriever
 from bot.search.service import open_retriever
 from bot.storage import KEY_HELP, Storage
-from bot.telegram import buttons, handlers, measure_handlers
+from bot.telegram import alerts, buttons, handlers, handover, measure_handlers, outbox
+from bot.telegram.outbox import OUTREACH, Outreach
 from bot.telegram.services import KEY, QuestionLimit, Services
 from bot.telegram.texts import EN, IT
 
@@ -111,11 +114,13 @@ def check_settings(settings: Settings) -> str:
 
 
 def build_application(settings: Settings, retriever: Retriever | None = None,
-                      storage: Storage | None = None) -> Application:
-    """The bot: handlers, rate limits and services; the retriever is loaded in post_init unless given."""
+                      storage: Storage | None = None, clock: Callable[[], float] = time.time) -> Application:
+    """The bot: handlers, rate limits and services; the retriever is loaded in post_init unless given.
+    `clock` (unix time) drives quiet hours, office hours and the alerts' "today" (tests inject one)."""
     token = check_settings(settings)
     storage = storage or Storage.from_settings(settings)  # refuses to run without a pseudonym key
     protect_token(token)
+    reach = Outreach(settings, storage, clock)
 
     services = Services(
         settings=settings,
@@ -140,7 +145,11 @@ def build_application(settings: Settings, retriever: Retriever | None = None,
                                                       language_code="en")
             except TelegramError as exc:  # e.g. the admin has not opened a chat with the bot yet
                 logger.info("one admin's command menu was not set: %s", exc.message)  # no user id in logs
+        await outbox.start(application)  # alerts: settle an interrupted broadcast, schedule the checks
         logger.info("bot @%s ready", application.bot.username)
+
+    async def post_stop(application: Application) -> None:
+        await reach.stop()
 
     async def post_shutdown(application: Application) -> None:
         services.executor.shutdown(wait=True)
@@ -151,15 +160,17 @@ def build_application(settings: Settings, retriever: Retriever | None = None,
         .token(token)
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
-        .rate_limiter(RetryingRateLimiter())
+        .rate_limiter(RetryingRateLimiter(overall_max_rate=settings.telegram.messages_per_second))
         # Every reply is Telegram HTML without link previews: said once here, not on every send.
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(True)
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data[KEY] = services
+    application.bot_data[OUTREACH] = reach
     add_handlers(application, services)
     return application
 
@@ -168,6 +179,7 @@ def add_handlers(application: Application, services: Services) -> None:
     """Register the callbacks; order matters (commands before free text)."""
     new = filters.UpdateType.MESSAGE  # an edited command is not run again
     messages = filters.UpdateType.MESSAGES  # messages and their edits; channel posts are ignored
+    add_outreach_handlers(application, services)
     commands: list[tuple[list[str], Callable]] = [
         (["start"], handlers.start),
         (["help", "aiuto"], handlers.help_command),
@@ -203,6 +215,32 @@ def add_handlers(application: Application, services: Services) -> None:
     application.add_error_handler(handlers.error_handler)
 
 
+def add_outreach_handlers(application: Application, services: Services) -> None:
+    """Alerts, saved measures and the handover to staff (before the general handlers: a reply to a
+    case message is not a question)."""
+    new = filters.UpdateType.MESSAGE
+    for names, callback in ((["avvisi", "alerts"], alerts.alerts_command), (["salvati", "saved"], alerts.saved_command)):
+        application.add_handler(CommandHandler(names, callback, filters=new))
+    staff_chat = services.settings.telegram.staff_chat
+    if staff_chat is not None:
+        staff = filters.Chat(chat_id=staff_chat)
+        application.add_handler(CommandHandler(["chiudi", "close"], handover.close_command, filters=new & staff))
+        application.add_handler(MessageHandler(new & staff & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+                                               handover.staff_message))
+        application.add_handler(MessageHandler(new & filters.ChatType.PRIVATE & filters.REPLY & filters.TEXT
+                                               & ~filters.COMMAND, handover.user_message))
+    on_button = {
+        buttons.AlertTopic: alerts.on_alert_topic,
+        buttons.Save: alerts.on_save,
+        buttons.Unsave: alerts.on_unsave,
+        buttons.Handover: handover.on_handover,
+        buttons.HandoverSend: handover.on_handover_send,
+        buttons.HandoverCancel: handover.on_handover_cancel,
+    }
+    for kind, callback in on_button.items():
+        application.add_handler(CallbackQueryHandler(callback, pattern=services.callbacks.pattern(kind)))
+
+
 def load_retriever(settings: Settings) -> Retriever:
     """The index in use, refused when missing or stale; a broken knowledge folder is logged."""
     retriever, warnings = open_retriever(settings)
@@ -223,7 +261,9 @@ def run_bot(settings: Settings, webhook: bool = False) -> None:
     # keeps retrying (with its own back-off) instead of exiting.
     try:
         if webhook:
-            secret = tg.secret_token.get_secret_value() if tg.secret_token else None
+            # Without a configured secret, a random one per start: Telegram echoes it on every
+            # request, so whoever else finds the URL still cannot post updates to it.
+            secret = tg.secret_token.get_secret_value() if tg.secret_token else secrets.token_urlsafe(32)
             application.run_webhook(
                 listen=tg.listen, port=tg.port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
                 webhook_url=tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,

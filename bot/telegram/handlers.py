@@ -25,6 +25,8 @@ from bot.telegram import replies
 from bot.telegram.buttons import Ask, Continue, Feedback, More, Topic
 from bot.telegram.markup import Reply, escape
 from bot.telegram.measure_replies import profile_text
+from bot.telegram.outreach_replies import handover_button, privacy_section
+from bot.telegram.outreach_texts import outreach
 from bot.telegram.send import drop_buttons, edit, send, typing
 from bot.telegram.services import Services, services
 from bot.telegram.texts import Lang, Texts, language, texts
@@ -62,6 +64,8 @@ async def topics(update: Update, context: Context) -> None:
 
 async def privacy(update: Update, context: Context) -> None:
     """Say what is kept, and what is kept about this user."""
+    if update.effective_user is None:  # no sender (a channel, a hand-made update): nobody to show
+        return
     lang, t = user_lang(update)
     s = services(context.bot_data)
     rows = await asyncio.to_thread(s.storage.user_questions, update.effective_user.id)
@@ -77,11 +81,16 @@ async def privacy(update: Update, context: Context) -> None:
     profile = await user_profile(s, update.effective_user.id)
     if profile is not None:
         text += "\n\n" + t.privacy_profile.format(profile="\n" + profile_text(profile, t, lang))
+    extra = await asyncio.to_thread(privacy_section, s.storage, update.effective_user.id, s.search.areas, lang)
+    if extra:  # alerts, saved measures, cases
+        text += "\n\n" + extra
     await send(update, context, Reply(text))
 
 
 async def forget(update: Update, context: Context) -> None:
     """Erase every record of this user."""
+    if update.effective_user is None:
+        return
     _, t = user_lang(update)
     count = await asyncio.to_thread(services(context.bot_data).storage.forget, update.effective_user.id)
     await send(update, context, Reply(t.forgotten.format(count=count)))
@@ -154,7 +163,9 @@ async def question(update: Update, context: Context) -> None:
     """Answer a typed question (in groups, only one addressed to the bot)."""
     message = update.effective_message
     text = _addressed_text(message, context)
-    if text is None:
+    if text is None or update.effective_user is None:
+        # No sender: no one to count against the limit or to pseudonymise; Telegram sends such
+        # messages only in channels, which the filters leave out already.
         return
     _, t = user_lang(update)
     if not text.strip():
@@ -179,11 +190,17 @@ async def on_feedback(update: Update, context: Context) -> None:
     _, t = user_lang(update)
     s = services(context.bot_data)
     data = s.callbacks.read(query.data, Feedback)
+    if data.sign not in ("+", "-") or not _valid_id(data.qid):  # tampered with
+        await query.answer(t.expired)
+        return
     up = data.sign == "+"
     stored = await asyncio.to_thread(s.storage.feedback, data.qid, update.effective_user.id, 1 if up else -1)
     await query.answer(t.feedback_up if up else t.feedback_down)
     if stored:
         await drop_buttons(query.message, context, Feedback)
+    if stored and not up and _can_hand_over(update, s):
+        lang, _ = user_lang(update)
+        await send(update, context, Reply(outreach(lang).handover_ask_more, [[handover_button(data.qid, lang)]]))
 
 
 async def on_more(update: Update, context: Context) -> None:
@@ -294,7 +311,10 @@ async def _ask(update: Update, context: Context, text: str, via: str, asked_id: 
                                   [(h.passage.id, h.score) for h in shown], via, asked_id)
     s.results.put(qid, result)
     contact = s.settings.messages.contact_en if lang == "en" else s.settings.messages.contact
-    await send(update, context, replies.answer_reply(result, qid, t, contact, lang))
+    reply = replies.answer_reply(result, qid, t, contact, lang)
+    if not result.answered and _can_hand_over(update, s):  # declined or only suggestions: offer a person
+        reply = Reply(reply.text, [*reply.buttons, [handover_button(qid, lang)]])
+    await send(update, context, reply)
 
 
 async def _search(s: Services, retriever: Retriever, text: str, profile: Profile | None) -> SearchResult:
@@ -316,6 +336,8 @@ async def _result(update: Update, context: Context, qid: int) -> SearchResult | 
     """The result shown for a logged question: from memory, or searched again (same question, same
     answer); None if the question was forgotten or deleted."""
     s = services(context.bot_data)
+    if not _valid_id(qid):  # tampered with: SQLite cannot even look for it
+        return None
     row = await asyncio.to_thread(s.storage.get, qid)
     if row is None:
         return None
@@ -336,9 +358,20 @@ def user_lang(update: Update) -> tuple[Lang, Texts]:
     return lang, texts(lang)
 
 
+def _can_hand_over(update: Update, s: Services) -> bool:
+    """A person can be offered: a staff group is set and this is a private chat."""
+    chat = update.effective_chat
+    return s.settings.telegram.staff_chat is not None and chat is not None and chat.type == ChatType.PRIVATE
+
+
 def _is_admin(update: Update, context: Context) -> bool:
     user = update.effective_user
     return user is not None and user.id in services(context.bot_data).settings.telegram.admins
+
+
+def _valid_id(qid: int) -> bool:
+    """True for a number that can be the id of a logged question (a positive SQLite integer)."""
+    return 0 < qid < 2**63
 
 
 def _int(value: str) -> int:
