@@ -7,7 +7,8 @@ import re
 import pytest
 
 from bot.config import RetrievalSettings
-from bot.search.retriever import Retriever, features
+from bot.search.embedding import Embedder
+from bot.search.retriever import Retriever, clean_question, features
 
 INTERNATIONAL = re.compile(r"internazionalizz|export|estero", re.I)
 
@@ -166,3 +167,12 @@ def test_default_settings_are_the_measured_ones() -> None:
     settings = RetrievalSettings()
     assert settings.suggest_threshold <= settings.answer_threshold
     assert settings.calibration.coverage > 0  # fitted, not left at zero
+
+
+def test_a_vector_given_by_the_caller_gives_the_same_result(retriever: Retriever, embedder: Embedder) -> None:
+    """The bot embeds questions in batches and passes the vector: the answer must not change."""
+    for question in ("Ci sono aiuti per vendere   all'estero?", "Qual è la capitale dell'Australia?"):
+        vector = embedder.encode_queries([clean_question(question)])[0]
+        given, own = retriever.search(question, vector=vector), retriever.search(question)
+        assert given.decision == own.decision and given.confidence == pytest.approx(own.confidence, abs=1e-6)
+        assert [h.passage.id for h in given.ranking] == [h.passage.id for h in own.ranking]

@@ -28,6 +28,12 @@ Decision = Literal["answer", "suggest", "decline"]
 MAX_QUESTION_CHARS = 1000  # longer messages are cut: nobody asks one question in a page of text
 
 
+def clean_question(question: str) -> str:
+    """The question as searched: single spaces, cut at MAX_QUESTION_CHARS. A caller that embeds the
+    question itself (the bot's micro-batcher) embeds this form, so its vector is the one search would make."""
+    return " ".join(question.split())[:MAX_QUESTION_CHARS]
+
+
 @dataclass(frozen=True)
 class Hit:
     """One passage and how strongly it matched."""
@@ -152,14 +158,15 @@ class Retriever:
     # --- search -----------------------------------------------------------------------------------
 
     def search(self, question: str, mode: Mode | None = None, today: dt.date | None = None,
-               profile: Profile | None = None) -> SearchResult:
+               profile: Profile | None = None, *, vector: np.ndarray | None = None) -> SearchResult:
         """Rank passages for `question` and decide whether the best one is a reliable answer.
 
         Measures are offered as of `today` (default: `self.today()`) and filtered by what the
-        question and the user's `profile` say (see `offer`)."""
+        question and the user's `profile` say (see `offer`). `vector` is the question's embedding
+        when the caller already has it (of `clean_question(question)`, by this retriever's model)."""
         mode = mode or self.settings.mode
         today = today or self.today()
-        question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        question = clean_question(question)
         wanted = offer.criteria(question, today, self.measures.closing_days, profile)
         if wanted.listing and self.index.measures:
             return self._closing_soon(question, wanted)
@@ -168,7 +175,7 @@ class Retriever:
             return SearchResult(question, "decline", 0.0, [], today=today)
         # Synonyms feed the lexical side only: appended to the embedded question they measured worse.
         extra = self.synonyms.extra_terms(question)
-        dense = self._dense_scores(question, n) if mode != "lexical" else np.zeros(n, dtype=np.float32)
+        dense = self._dense_scores(question, n, vector) if mode != "lexical" else np.zeros(n, dtype=np.float32)
         lexical = np.zeros(n, dtype=np.float32)
         stems, coverage = self.index.lexical.query_tokens(question)
         if mode != "dense":
@@ -227,10 +234,12 @@ class Retriever:
             return SearchResult(question, "decline", 0.0, [], signals=signals, today=wanted.today)
         return SearchResult(question, "answer", 1.0, hits, ranking=hits, signals=signals, today=wanted.today)
 
-    def _dense_scores(self, question: str, n: int) -> np.ndarray:
+    def _dense_scores(self, question: str, n: int, vector: np.ndarray | None = None) -> np.ndarray:
         """Cosine of the question with every passage (a FAQ scores its best phrasing)."""
-        assert self.embedder is not None, "dense search needs the embedding model"
-        return self.index.dense.scores(self.embedder.encode_queries([question]), n)
+        if vector is None:
+            assert self.embedder is not None, "dense search needs the embedding model"
+            vector = self.embedder.encode_queries([question])
+        return self.index.dense.scores(np.asarray(vector, dtype=np.float32).reshape(1, -1), n)
 
     def _fuse(self, dense: np.ndarray, lexical: np.ndarray, mode: Mode) -> np.ndarray:
         """One ranking score per passage from the dense and lexical scores."""

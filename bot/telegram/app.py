@@ -27,6 +27,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.errors import ConfigError, SportelloError
+from bot.search.batching import QueryBatcher
 from bot.search.retriever import Retriever
 from bot.search.service import open_retriever
 from bot.storage import KEY_HELP, Storage
@@ -135,6 +136,10 @@ def build_application(settings: Settings, retriever: Retriever | None = None,
             services.retriever = await asyncio.to_thread(load_retriever, settings)
         # One search now, so the first user does not wait for lazy loading.
         await asyncio.get_running_loop().run_in_executor(services.executor, services.search.search, "avvio")
+        # Questions arriving together are embedded in one call, by the model of the retriever in use
+        # (a /reload keeps the settings, so the model is the same one).
+        services.batcher = QueryBatcher(lambda texts: services.search.embedder.encode_queries(texts),
+                                        settings.embedding.batch_window_ms / 1000, settings.embedding.batch_max)
         await application.bot.set_my_commands(IT.commands)
         await application.bot.set_my_commands(EN.commands, language_code="en")
         for admin in settings.telegram.admins:
@@ -152,6 +157,8 @@ def build_application(settings: Settings, retriever: Retriever | None = None,
         await reach.stop()
 
     async def post_shutdown(application: Application) -> None:
+        if services.batcher is not None:
+            services.batcher.close()
         services.executor.shutdown(wait=True)
         storage.close()
 

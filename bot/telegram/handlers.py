@@ -20,7 +20,7 @@ from telegram.ext import ContextTypes
 
 from bot.errors import SportelloError
 from bot.measures.eligibility import Profile
-from bot.search.retriever import Retriever, SearchResult
+from bot.search.retriever import Retriever, SearchResult, clean_question
 from bot.telegram import replies
 from bot.telegram.buttons import Ask, Continue, Feedback, More, Topic
 from bot.telegram.markup import Reply, escape
@@ -318,7 +318,11 @@ async def _ask(update: Update, context: Context, text: str, via: str, asked_id: 
 
 
 async def _search(s: Services, retriever: Retriever, text: str, profile: Profile | None) -> SearchResult:
-    search = functools.partial(retriever.search, text, today=s.settings.today(), profile=profile)
+    vector = None
+    if s.batcher is not None and retriever.embedder is not None and retriever.settings.mode != "lexical":
+        # Embedded together with the questions that arrive at the same moment (one model call).
+        vector = await s.batcher.encode(clean_question(text))
+    search = functools.partial(retriever.search, text, today=s.settings.today(), profile=profile, vector=vector)
     return await asyncio.get_running_loop().run_in_executor(s.executor, search)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
+from bot.search.batching import QueryBatcher
 from bot.search.retriever import Retriever, SearchResult
 from bot.storage import Storage
 from bot.telegram.buttons import CallbackData
@@ -74,6 +75,8 @@ class Services:
     results: ResultsCache = field(default_factory=ResultsCache)
     callbacks: CallbackData = field(default_factory=CallbackData)
     limit: QuestionLimit = field(default_factory=lambda: QuestionLimit(10))
+    # Embeds questions that arrive together in one model call (set up in post_init).
+    batcher: QueryBatcher | None = None
 
     @property
     def search(self) -> Retriever:
