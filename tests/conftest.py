@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import faiss  # noqa: F401 - must be imported before torch (their OpenMP runtimes clash otherwise)
 
+import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import bot.search.embedding
+import bot.search.service
+from bot.config import EmbeddingSettings
 from bot.search.service import build_index
 from bot.config import Settings
 from bot.search.embedding import Embedder
 from bot.search.retriever import Retriever
 
 import hypothesis_profiles  # noqa: F401 - registers the 'ci' (default) and 'long' profiles early
+from bot_harness import TOKEN
+from fake_bot_api import FakeBotApi
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
@@ -96,3 +103,24 @@ def small_knowledge(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return target
+
+
+@pytest.fixture
+def one_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
+    """Commands and services get the session's already-loaded model instead of loading it again."""
+    real = bot.search.embedding.Embedder
+
+    def shared(settings: EmbeddingSettings) -> Embedder:
+        return embedder if settings == embedder.settings else real(settings)
+
+    monkeypatch.setattr(bot.search.embedding, "Embedder", shared)
+    monkeypatch.setattr(bot.search.service, "Embedder", shared)
+
+
+@pytest.fixture
+def fake(caplog: pytest.LogCaptureFixture) -> Iterator[FakeBotApi]:
+    """The fake Bot API on 127.0.0.1; afterwards, no captured log line may carry the bot token."""
+    caplog.set_level(logging.INFO)
+    with FakeBotApi(TOKEN) as server:
+        yield server
+    assert not [r for r in caplog.records if TOKEN in r.getMessage()]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import faiss  # noqa: F401 - before torch
 
 import datetime as dt
-import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -27,7 +26,7 @@ from bot.storage import Storage
 from bot.telegram.outbox import CONCURRENCY
 from bot.telegram.outreach_texts import IT as OT
 from bot.telegram.texts import IT
-from bot_harness import ADMIN, PSEUDONYM_KEY, TOKEN, RunningBot, bot_settings
+from bot_harness import ADMIN, PSEUDONYM_KEY, RunningBot, bot_settings
 from conftest import KNOWLEDGE
 from fake_bot_api import FakeBotApi
 
@@ -59,14 +58,6 @@ class Clock:
 
 def rome(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=ROME)
-
-
-@pytest.fixture
-def fake(caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.INFO)
-    with FakeBotApi(TOKEN) as server:
-        yield server
-    assert not [r for r in caplog.records if TOKEN in r.getMessage()]
 
 
 @pytest.fixture

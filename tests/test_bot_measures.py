@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import faiss  # noqa: F401 - before torch
 
-import logging
 
 import pytest
 
 from bot.storage import Storage
 from bot.telegram.texts import EN, IT
-from bot_harness import PSEUDONYM_KEY, TOKEN, RunningBot, bot_settings
-from fake_bot_api import FakeBotApi
+from bot_harness import PSEUDONYM_KEY, RunningBot, bot_settings
 
 VOUCHER = "Voucher 3I - Investire in innovazione"
 VOUCHER_URL = "https://www.mimit.gov.it/it/incentivi/voucher-3i-investire-in-innovazione"
 MARCHE = "Bando innovazione di prodotto sostenibile e digitale – Regione Marche"
 TRASFORMAZIONI = "Avviso Trasformazioni"
-
-
-@pytest.fixture
-def fake(caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.INFO)
-    with FakeBotApi(TOKEN) as server:
-        yield server
-    assert not [r for r in caplog.records if TOKEN in r.getMessage()]
 
 
 @pytest.fixture

@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import KNOWLEDGE
 
-import bot.search.embedding
-import bot.search.service
 from bot.search import index as search_index
 from bot.cli import format_result, main
 from bot.knowledge.load import load_knowledge
-from bot.config import EmbeddingSettings, Settings
-from bot.search.embedding import Embedder
+from bot.config import Settings
 from bot.search.retriever import Retriever
 
 INTERNATIONAL = "Ci sono aiuti per l'internazionalizzazione delle imprese?"
@@ -27,16 +24,8 @@ OUT_OF_SCOPE = "Qual è la capitale dell'Australia?"
 ABOUT_EXPORT = ("internazionalizzazione", "export", "estero")
 
 
-@pytest.fixture(autouse=True)
-def one_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
-    """Commands get the session's already-loaded model instead of loading it again each time."""
-    real = bot.search.embedding.Embedder
-
-    def shared(settings: EmbeddingSettings) -> Embedder:
-        return embedder if settings == embedder.settings else real(settings)
-
-    monkeypatch.setattr(bot.search.embedding, "Embedder", shared)
-    monkeypatch.setattr(bot.search.service, "Embedder", shared)
+# Commands get the session's already-loaded model (conftest.one_model).
+pytestmark = pytest.mark.usefixtures("one_model")
 
 
 def environ(tmp_path: Path, knowledge: Path = KNOWLEDGE, index: Path | None = None) -> dict[str, str]:

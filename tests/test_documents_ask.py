@@ -11,23 +11,11 @@ from pathlib import Path
 import documents_files as files
 import pytest
 
-import bot.search.embedding
-import bot.search.service
 from bot.cli import main
-from bot.config import EmbeddingSettings
-from bot.search.embedding import Embedder
 
 
-@pytest.fixture(autouse=True)
-def one_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
-    """Commands get the session's already-loaded model instead of loading it again."""
-    real = bot.search.embedding.Embedder
-
-    def shared(settings: EmbeddingSettings) -> Embedder:
-        return embedder if settings == embedder.settings else real(settings)
-
-    monkeypatch.setattr(bot.search.embedding, "Embedder", shared)
-    monkeypatch.setattr(bot.search.service, "Embedder", shared)
+# Commands get the session's already-loaded model (conftest.one_model).
+pytestmark = pytest.mark.usefixtures("one_model")
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:

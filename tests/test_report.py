@@ -19,7 +19,6 @@ from question_log import KEY, write_log
 
 import bot.search.embedding
 from bot.cli import main
-from bot.config import EmbeddingSettings
 from bot.knowledge.load import load_knowledge
 from bot.report.data import figures
 from bot.report.groups import normalise, to_group
@@ -36,16 +35,6 @@ def log(tmp_path_factory: pytest.TempPathFactory, retriever: Retriever) -> tuple
     db = tmp_path_factory.mktemp("log") / "sportello.db"
     return db, write_log(db, retriever, today=TODAY, questions=3000, days=30)
 
-
-@pytest.fixture
-def one_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
-    """The CLI gets the session's already-loaded model."""
-    real = bot.search.embedding.Embedder
-
-    def shared(settings: EmbeddingSettings) -> Embedder:
-        return embedder if settings == embedder.settings else real(settings)
-
-    monkeypatch.setattr(bot.search.embedding, "Embedder", shared)
 
 
 def run_report(db: Path, tmp_path: Path, *extra: str) -> tuple[int, str]:

@@ -13,10 +13,7 @@ import pytest
 import yaml
 from question_log import KEY, write_log
 
-import bot.search.embedding
-import bot.search.service
 from bot.cli import main
-from bot.config import EmbeddingSettings
 from bot.knowledge.load import load_knowledge
 from bot.search import index as search_index
 from bot.search.embedding import Embedder
@@ -38,16 +35,6 @@ def run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
         code = main(argv, env)
     return code, out.getvalue()
 
-
-@pytest.fixture
-def one_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
-    real = bot.search.embedding.Embedder
-
-    def shared(settings: EmbeddingSettings) -> Embedder:
-        return embedder if settings == embedder.settings else real(settings)
-
-    monkeypatch.setattr(bot.search.embedding, "Embedder", shared)
-    monkeypatch.setattr(bot.search.service, "Embedder", shared)
 
 
 def test_suggest_writes_drafts_that_validate_with_warnings_and_the_build_skips(
