@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS measure_seen (
     open_date TEXT,
     close_date TEXT
 );
+CREATE TABLE IF NOT EXISTS measure_openings (
+    event TEXT PRIMARY KEY,      -- 'open:<measure>:<open>:<close>': every opening ever seen available
+    close_date TEXT,             -- after it the key can never be an event again (then it is dropped)
+    first_seen REAL NOT NULL     -- unix time: when it happened (no user in this table)
+);
 CREATE TABLE IF NOT EXISTS alert_state (
     key TEXT PRIMARY KEY,        -- 'checked_on': the day of the last check; 'reminded_on'
     value TEXT NOT NULL
@@ -193,12 +198,20 @@ class AlertStore:
             row = self._db.execute("SELECT value FROM alert_state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    def known_openings(self, keys: Iterable[str]) -> set[str]:
+        """The opening keys among `keys` that were seen available at an earlier check: not events."""
+        wanted = list(keys)
+        with self._lock:
+            return {k for k in wanted
+                    if self._db.execute("SELECT 1 FROM measure_openings WHERE event = ?", (k,)).fetchone()}
+
     def queue(self, items: Iterable[Queued],
               seen: dict[str, tuple[dt.date | None, dt.date | None]] | None = None,
-              state: dict[str, str] | None = None) -> int:
+              state: dict[str, str] | None = None,
+              openings: dict[str, dt.date | None] | None = None, today: dt.date | None = None) -> int:
         """Queue alerts (each (user, event) at most once, ever) and, in the same transaction, record
-        the measures as seen and state values: a crash leaves either all of it or none. Returns how
-        many rows were new."""
+        the measures as seen, the openings seen available (those closed before `today` are dropped)
+        and state values: a crash leaves either all of it or none. Returns how many rows were new."""
         now = self._clock()
         with self._lock, _transaction(self._db):
             before = self._db.total_changes
@@ -206,6 +219,11 @@ class AlertStore:
                 "INSERT OR IGNORE INTO outbox (user, event, kind, measure_id, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(q.user, q.event, q.kind, q.measure_id, now) for q in items])
             added = self._db.total_changes - before
+            if openings is not None:
+                self._db.executemany("INSERT OR IGNORE INTO measure_openings (event, close_date, first_seen) "
+                                     "VALUES (?, ?, ?)", [(k, _iso(c), now) for k, c in openings.items()])
+            if today is not None:
+                self._db.execute("DELETE FROM measure_openings WHERE close_date < ?", (today.isoformat(),))
             if seen is not None:
                 self._db.execute("DELETE FROM measure_seen")
                 self._db.executemany("INSERT INTO measure_seen (measure_id, open_date, close_date) VALUES (?, ?, ?)",

@@ -6,7 +6,10 @@ say which day it is. Status comes from `bot.measures.status` (never stored).
 A measure event is "this measure can now be applied for, and could not at the last check": a measure
 new in the index and open, one whose dates changed so that it reopened, or one whose opening day came.
 Its key carries the measure's dates, so a reopening with new dates is a new event, and the same
-opening is one event however many times it is computed.
+opening is one event however many times it is computed. An event happens once: the keys of every
+opening ever seen available are kept (`available_keys`, not per user), so a measure that leaves the
+index and comes back with the same dates is no new event, and only those subscribed when it
+happened hear of it: whoever subscribes later (also after /forget) gets only later events.
 """
 
 from __future__ import annotations
@@ -59,6 +62,12 @@ def measure_events(seen: dict[str, Dates], checked_on: dt.date | None, current: 
     return events
 
 
+def available_keys(current: dict[str, Measure], today: dt.date) -> dict[str, dt.date | None]:
+    """The opening keys of the measures available today, with their closing day (after which the
+    key can never be an event again, so it may be forgotten)."""
+    return {open_key(m.id, *dates(m)): m.close_date for m in current.values() if is_available(status(m, today))}
+
+
 def _available(when: Dates, day: dt.date) -> bool:
     opens, closes = when
     if opens is None and closes is None:
@@ -84,7 +93,8 @@ def reminders(saved: list[tuple[str, str, dt.date]], measures: dict[str, Measure
               reminder_days: int) -> list[Queued]:
     """Reminders due today for saved measures: `reminder_days` before one closes (or later, if the
     bot was not running that day, until it closes), and on the day one opens that was not yet open
-    when saved (or later, while it stays open)."""
+    when saved (or later, while it stays open). The opening reminder has the key of the opening
+    event itself, so a user who also follows the measure's area gets one message, not two."""
     out = []
     for user, measure_id, saved_on in saved:
         measure = measures.get(measure_id)
@@ -94,7 +104,7 @@ def reminders(saved: list[tuple[str, str, dt.date]], measures: dict[str, Measure
         if closes is not None and 0 <= (closes - today).days <= reminder_days and (opens is None or opens <= today):
             out.append(Queued(user, f"closing:{measure_id}:{closes}", "closing", measure_id))
         if opens is not None and saved_on < opens <= today and is_available(status(measure, today)):
-            out.append(Queued(user, f"opening:{measure_id}:{opens}", "opening", measure_id))
+            out.append(Queued(user, open_key(measure_id, opens, closes), "opening", measure_id))
     return out
 
 

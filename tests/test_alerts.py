@@ -95,7 +95,9 @@ def test_closing_reminder_from_n_days_before_and_opening_reminder():
     saved = [("u", "c", dt.date(2026, 11, 1)), ("u", "l", dt.date(2026, 11, 1)), ("u", "o", dt.date(2026, 11, 10)),
              ("v", "o", dt.date(2026, 11, 25)), ("u", "gone", dt.date(2026, 11, 1))]
     due = reminders(saved, measures, TODAY, 7)
-    assert due == [Queued("u", "closing:c:2026-12-02", "closing", "c"), Queued("u", "opening:o:2026-11-25", "opening", "o")]
+    # The opening reminder carries the opening event's own key: with an area alert, one message.
+    assert due == [Queued("u", "closing:c:2026-12-02", "closing", "c"),
+                   Queued("u", open_key("o", opening.open_date, opening.close_date), "opening", "o")]
     assert [q.event for q in reminders(saved, measures, TODAY + dt.timedelta(days=1), 7)][:1] == ["closing:c:2026-12-02"]
     assert reminders(saved, measures, dt.date(2026, 12, 3), 7)[0].event == "closing:l:2026-12-03"
 
@@ -206,6 +208,76 @@ def test_queue_records_what_was_seen_in_the_same_transaction(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):  # a failing write rolls everything back
         db.queue([Queued("u", "e", "open", "m")], seen={}, state={"checked_on": None})  # type: ignore[dict-item]
     assert db.measures_seen() == (seen, dt.date(2026, 11, 25)) and states(tmp_path / "s.db") == {}
+
+
+# --- checks: an event happens once, for whoever is subscribed then ---------------------------------------
+
+def outreach_for(tmp_path, storage: Storage):
+    from conftest import make_settings
+
+    from bot.telegram.outbox import Outreach
+
+    return Outreach(make_settings(tmp_path), storage, clock=lambda: 0.0)
+
+
+def sent_all(db: Storage) -> list[tuple[str, str, str]]:
+    """Claim and send every due row: (user, kind, measure id) of each."""
+    out = []
+    for item in db.claim(1000):
+        assert db.start(item.id)
+        db.mark_sent(item.id)
+        out.append((item.user, item.kind, item.measure_id))
+    return out
+
+
+def test_an_opening_is_announced_once_to_those_subscribed_then_even_after_forget(tmp_path):
+    db = Storage(tmp_path / "s.db", KEY, 180)
+    reach = outreach_for(tmp_path, db)
+    old, new = measure("m1"), measure("m2")
+    for user in (1, 2):
+        db.remember_contact(user, user, "it")
+    db.set_subscriptions(1, ["innovazione"])
+    assert reach.check({"m1": old}, TODAY) == 0                          # the baseline
+    assert reach.check({"m1": old, "m2": new}, TODAY) == 1                # m2 is new and open
+    assert sent_all(db) == [(db.pseudonym(1), "open", "m2")]
+    # User 1 erases everything and subscribes again; user 2 subscribes for the first time.
+    db.forget(1)
+    db.remember_contact(1, 1, "it")
+    db.set_subscriptions(1, ["innovazione"])
+    db.set_subscriptions(2, ["profile"])
+    # m2 leaves the index (a broken import, a removed file) and comes back with the same dates: the
+    # same opening, which happened before they subscribed: nobody hears of it (again).
+    assert reach.check({"m1": old}, TODAY) == 0
+    assert reach.check({"m1": old, "m2": new}, TODAY) == 0
+    assert reach.check({"m1": old, "m2": new}, TODAY + dt.timedelta(days=1)) == 0
+    # What happens after subscribing does reach them: m2 closes early, then reopens with new dates.
+    closed, reopened = measure("m2", "2026-11-01", "2026-11-26"), measure("m2", "2026-11-28", "2027-05-31")
+    assert reach.check({"m1": old, "m2": closed}, dt.date(2026, 11, 27)) == 0
+    assert reach.check({"m1": old, "m2": reopened}, dt.date(2026, 11, 28)) == 2
+    assert sorted(sent_all(db)) == sorted([(db.pseudonym(1), "open", "m2"), (db.pseudonym(2), "open", "m2")])
+    # The openings kept hold no user, and those that can no longer be events are dropped.
+    with sqlite3.connect(tmp_path / "s.db") as raw:
+        kept = [k for (k,) in raw.execute("SELECT event FROM measure_openings ORDER BY event")]
+    assert kept == [open_key("m1", old.open_date, old.close_date), open_key("m2", new.open_date, new.close_date),
+                    open_key("m2", reopened.open_date, reopened.close_date)]
+    reach.check({"m1": old, "m2": reopened}, dt.date(2027, 2, 1))          # m1 and the first m2 have closed
+    with sqlite3.connect(tmp_path / "s.db") as raw:
+        kept = [k for (k,) in raw.execute("SELECT event FROM measure_openings")]
+    assert kept == [open_key("m2", reopened.open_date, reopened.close_date)]
+
+
+def test_a_saved_measure_opening_for_a_subscriber_is_one_message(tmp_path):
+    db = Storage(tmp_path / "s.db", KEY, 180)
+    reach = outreach_for(tmp_path, db)
+    upcoming = measure("u", "2026-12-01", "2027-03-31")
+    db.remember_contact(1, 1, "it")
+    db.set_subscriptions(1, ["innovazione"])
+    db.save_measure(1, "u", TODAY)
+    assert reach.check({"u": upcoming}, TODAY) == 0
+    assert reach.check({"u": upcoming}, dt.date(2026, 11, 30)) == 0
+    assert reach.check({"u": upcoming}, dt.date(2026, 12, 1)) == 1       # the reminder, not also an alert
+    assert sent_all(db) == [(db.pseudonym(1), "opening", "u")]
+    assert reach.check({"u": upcoming}, dt.date(2026, 12, 2)) == 0
 
 
 # --- replies ----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """End to end, alerts: 500 subscribers, a rebuild that adds one matching measure, /reload -> exactly one
 alert each; also with 20% of Bot API calls failing, with the bot killed mid-broadcast and started
-again, with users who blocked the bot, and across quiet hours. Then saved measures and a deadline
-reminder on the right day, once.
+again, with users who blocked the bot, and across quiet hours; at once after /reload and at start-up,
+not at the next periodic check. Then saved measures: a deadline reminder on the right day, once, and
+a reminder on the day a saved measure opens, once.
 
 The real Application and index (a small knowledge folder, rebuilt for real), the fake Bot API on
 127.0.0.1, and an injected clock. Rate limits are raised by settings so 500 messages take seconds;
@@ -295,3 +296,48 @@ def test_alerts_menu_privacy_and_forget(fake, tmp_path, built_settings, retrieve
         fake.wait_sent(1, -100555)
     assert db.subscriptions(42) == set() and db.contact(42) is None
     assert fake.sent(-100555)[0].text == OT.alerts_private
+
+
+def test_alerts_go_out_at_once_after_reload_and_at_start_up(fake, setup, embedder, knowledge):
+    """With a check only once an hour, the alerts still go out as soon as an index is loaded."""
+    settings, retriever = setup
+    settings.alerts.check_every = 3600.0
+    db = subscribe(settings, 20)
+    clock = Clock(rome(2026, 11, 25, 10, 0))
+    with RunningBot(settings, retriever, clock=clock):
+        fake.wait(lambda: db.state("checked_on") == "2026-11-25", timeout=30, what="the check at start-up")
+        rebuild_and_reload(fake, settings, embedder, knowledge)
+        wait_alerts(fake, 20, timeout=60)  # not after the hour: /reload runs the check at once
+    assert set(alerts_per_chat(fake).values()) == {1}
+    # Another measure, built while the bot is stopped: the start-up check finds it.
+    add_measure(knowledge, "9003-voucher-digitale-toscana", "Voucher digitale per le imprese toscane")
+    build_index(settings, embedder)
+    with RunningBot(settings, Retriever.open(settings, embedder), clock=clock):
+        fake.wait(lambda: set(alerts_per_chat(fake).values()) == {2}, timeout=60, what="the second alert each")
+    assert len(alerts_per_chat(fake)) == 20
+    assert sum("Voucher digitale per le imprese toscane" in m.text for m in fake.sent()) == 20
+
+
+def test_a_saved_measure_is_reminded_on_the_day_it_opens_once(fake, setup, embedder, knowledge):
+    settings, _ = setup
+    settings.measures.today = None  # "today" comes from the injected clock
+    add_measure(knowledge, opens="2026-12-01")  # saved before it opens
+    build_index(settings, embedder)
+    clock = Clock(rome(2026, 11, 25, 10, 0))
+    db = Storage(settings.paths.database, PSEUDONYM_KEY.encode(), 180)
+    with RunningBot(settings, Retriever.open(settings, embedder), clock=clock):
+        fake.message(NEW_TITLE)
+        card = fake.wait_sent(1, 42)[0]
+        assert NEW_TITLE in card.text and "🕒" in card.text, card.text  # not open yet
+        fake.tap(card, next(d for t, d in card.buttons() if t == OT.save))
+        fake.wait(lambda: db.saved_measures(42) == [NEW_ID], what="the measure saved")
+        for day in (30, 1, 2, 3):
+            month = 11 if day == 30 else 12
+            clock.set(rome(2026, month, day, 10, 0))
+            when = f"2026-{month}-{day:02d}"
+            fake.wait(lambda: db.state("reminded_on") == when, what=f"the check of {when}")
+            fake.wait(lambda: not {"pending", "sending"} & set(outbox(settings)), what="nothing left to send")
+            reminders = [m for m in fake.sent(42) if m.text.startswith(OT.alert_opening)]
+            assert len(reminders) == (0 if day == 30 else 1), when
+    assert NEW_TITLE in reminders[0].text and "✅ Aperto fino al 30/06/2027" in reminders[0].text
+    assert outbox(settings) == {"sent": 1}

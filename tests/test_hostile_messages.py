@@ -173,9 +173,13 @@ def _callback(fake: FakeBotApi, data: str, user_id: int, message: dict | None) -
     return query["id"]
 
 
-# Telegram sends 1 to 64 bytes of callback data, so no empty data. The alert and handover buttons
-# (al:, sv:, us:, hp:, hs:, hx:) are another module's, still being written: not covered here yet.
+# Telegram sends 1 to 64 bytes of callback data, so no empty data. Question id 1 is the question the
+# test asks (a fresh database), so the handover kinds use other ids: tampered, not replayed.
 TAMPERED = [
+    "al:", "al:atlantide", "al:\u202e", "al:-:x", "al:-", "al:" + "p" * 61, "sv:", "sv:../../x", "sv:" + "x" * 61,
+    "us:", "us:x", "us:../../etc/passwd", "us:\u0000", "hp:", "hp:0", "hp:-1", "hp:2", "hp:abc",
+    "hp:99999999999999999999", "hs:", "hs:2", "hs:2:1", "hs:-1:0", "hs:1e3:1", "hs:99999999999999999999:0",
+    "hs:2:x", "hx:", "hx:0", "hx:2", "hx:-7", "hx:99999999999999999999",
     ":", "::::", "more:", "more:-1", "more:99999999999999999999999999999", "more:1e9", "more: 1", "more:١٢",
     "cont:1:-999999", "cont:-1:99999999999999999999", "cont:1", "fb:+:-1", "fb:x:1", "fb:-:99999999999999999999999",
     "ask:", "ask:faq:../../etc/passwd", "ask:" + "x" * 60, "area:", "area:\u202e", "areas:extra", "pf:region:Atlantide",
@@ -184,7 +188,9 @@ TAMPERED = [
 ]
 
 
-def test_tampered_callback_data_is_answered_once_without_error(fake, settings, retriever):
+def test_tampered_callback_data_is_answered_once_without_error(fake, tmp_path, built_settings, retriever):
+    # With a staff group, so the handover buttons do all they can.
+    settings = bot_settings(tmp_path, built_settings, fake, SPORTELLO_TELEGRAM__STAFF_CHAT="-100424242")
     with RunningBot(settings, retriever):
         fake.message(QUESTION, user_id=USERS[0])
         answer = fake.wait_sent(1, USERS[0])[0]
@@ -204,6 +210,8 @@ def test_tampered_callback_data_is_answered_once_without_error(fake, settings, r
     answers = fake.calls_to("answerCallbackQuery")
     assert len(answers) == 3 * len(TAMPERED)
     assert Counter(c.params.get("callback_query_id") for c in answers).most_common(1)[0][1] == 1
+    # Nothing reached the staff group, and the answer was never turned into another message.
+    assert fake.sent(-100424242) == [] and answer.edits == 0
 
 
 def test_buttons_from_before_a_reload_still_work_or_say_they_expired(fake, tmp_path, embedder, logs):
@@ -405,8 +413,8 @@ provenance:
 """
 HOSTILE_FAQ = f"""entries:
   - id: domanda-ostile
-    question: 'Come si brevetta una invenzione ostile {MARKUP}?'
-    answer: 'Si brevetta così: {MARKUP}'
+    question: 'Come si registra un marchio ostile {MARKUP}?'
+    answer: 'Si registra così: {MARKUP}'
     area: innovazione
     source: protocollo-rt-unioncamere#ambiti
 """
@@ -439,7 +447,7 @@ def test_markup_in_records_and_knowledge_never_changes_a_reply(fake, tmp_path, h
     with RunningBot(settings, retriever):
         fake.message("bando ostile per brevettare invenzioni ostili", user_id=user)
         card = fake.wait_sent(1, user)[0]
-        fake.message("come si brevetta una invenzione ostile", user_id=user)
+        fake.message("come si registra un marchio ostile", user_id=user)
         faq = fake.wait_sent(2, user)[1]
         fake.tap(card, "ms:misura-ostile", user_id=user)     # the card again, from a list button
         tapped = fake.wait_sent(3, user)[2]
@@ -448,7 +456,7 @@ def test_markup_in_records_and_knowledge_never_changes_a_reply(fake, tmp_path, h
         fake.message("/perme", user_id=user)
         fake.wait_sent(5, user)
     assert "Bando ostile" in card.text and "Bando ostile" in tapped.text, card.text
-    assert "Si brevetta così" in faq.text, faq.text
+    assert "Si registra così" in faq.text, faq.text
     for sent in fake.sent(user):
         tags = _tags(sent.text)
         assert not [t for t in tags if "evil" in t or t.startswith("<tg-spoiler") or t == "</code>"], sent.text

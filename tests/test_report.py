@@ -181,3 +181,33 @@ def test_figures_count_days_feedback_and_closed_measures(tmp_path: Path) -> None
     assert sum(down for _, down in counted.feedback_by_area.values()) == 1
     assert [(m.id, m.status, m.times) for m in counted.measures] == [(closed.id, "closed", 1)]
     assert to_group(rows)[0].question in ("il bando chiuso", "boh")
+
+
+def test_handovers_and_the_median_wait_for_the_first_staff_reply(tmp_path: Path) -> None:
+    """Fast: cases opened through Storage (the handover's own records), counted and shown on the page."""
+    from bot.report.page import render
+
+    knowledge = load_knowledge(KNOWLEDGE)
+    clock = [dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc).timestamp()]
+    storage = Storage(tmp_path / "s.db", KEY, 180, clock=lambda: clock[0])
+    try:
+        assert figures([], knowledge, TODAY, None, handovers=storage.handovers_since()).handovers == 0
+        storage.log(1, "it", "una domanda difficile", "decline", 0.1, [])
+        cases = [storage.open_case(user, "una domanda difficile", False) for user in (1, 2, 3)]
+        for case, hours in zip(cases, (1, 3)):   # the third case is still waiting
+            clock[0] += hours * 3600
+            storage.staff_replied(case)
+            clock[0] += 600
+            storage.staff_replied(case)          # a second reply does not move the first
+        rows, handovers = storage.questions_since(), storage.handovers_since()
+    finally:
+        storage.close()
+    counted = figures(rows, knowledge, TODAY, None, handovers=handovers)
+    assert (counted.handovers, counted.replied) == (3, 2)
+    # Waits: 1 h for the first case, 1 h + 10 min + 3 h for the second (both asked at 10:00).
+    assert counted.median_reply_hours == pytest.approx((1 + (1 + 1 / 6 + 3)) / 2)
+    page = render(counted, [], dt.datetime(2026, 11, 25, 9, 0))
+    assert "<b>3</b>passate a una persona" in page
+    assert "<b>2.6 h</b>attesa mediana della prima risposta (2 risposte)" in page
+    # A database without the handover table (an older log): the figures say so and the page leaves them out.
+    assert "passate a una persona" not in render(figures(rows, knowledge, TODAY, None), [], dt.datetime(2026, 11, 25))

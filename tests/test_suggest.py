@@ -107,6 +107,34 @@ def test_validate_warns_about_old_measures_without_failing(knowledge_copy: Path,
     # A day long before any close date: no such warning.
     code, out = run(["validate", "--today", "2020-01-01"], env_for(knowledge_copy, tmp_path))
     assert code == 0 and "closed" not in out
+    # The checks that need the model are not run, and the last line says how to run them.
+    assert "ask almost the same" not in out and "is not among the first" not in out
+    assert out.splitlines()[-1].startswith("OK: ") and "`sportello validate --deep` also looks for near-duplicate" \
+        in out.splitlines()[-1]
+
+
+def test_validate_deep_from_the_command_line(knowledge_copy: Path, tmp_path: Path, one_model: None) -> None:
+    """`validate --deep` (with no index yet: it builds one) warns about a near-copy of a FAQ question
+    and about entries no eval question reaches, and still passes."""
+    faq = knowledge_copy / "faq" / "protocollo.yaml"
+    first = next(e for e in load_knowledge(knowledge_copy).faqs if e.area == "protocollo")
+    faq.write_text(faq.read_text(encoding="utf-8") + (
+        f"  - id: copia-di-prova\n    question: \"{first.question.rstrip('?')} ?\"\n    answer: Prova.\n"
+        f"    area: protocollo\n    source: {first.source}\n"
+        # An entry no eval question is about (not even a word of it: a shared word such as "danno"
+        # can bring an entry among a question's first three).
+        "  - id: gatto-del-custode\n    question: \"Di che colore è il gatto preferito del custode dello zoo?\"\n"
+        f"    answer: Nero.\n    area: protocollo\n    source: {first.source}\n"),
+        encoding="utf-8")
+    code, out = run(["validate", "--deep"], env_for(knowledge_copy, tmp_path))
+    assert code == 0, out
+    duplicates = [line for line in out.splitlines() if "ask almost the same" in line]
+    assert len(duplicates) == 1 and f"FAQ '{first.id}' and 'copia-di-prova'" in duplicates[0], out
+    assert duplicates[0].startswith(str(Path("faq") / "protocollo.yaml")) or "protocollo.yaml:" in duplicates[0]
+    unreached = [line for line in out.splitlines() if "is not among the first 3 answers of any eval question" in line]
+    assert any("FAQ 'gatto-del-custode'" in line and "protocollo.yaml:" in line for line in unreached), out
+    assert len(unreached) < len(load_knowledge(knowledge_copy).faqs) // 2, out  # the eval sets do reach most
+    assert "--deep` also looks" not in out and out.splitlines()[-1].startswith("OK: ")
 
 
 def test_diff_lists_added_removed_and_changed_entries(knowledge_copy: Path, tmp_path: Path) -> None:
@@ -136,22 +164,23 @@ def test_diff_lists_added_removed_and_changed_entries(knowledge_copy: Path, tmp_
 
 def test_deep_warnings_near_duplicates_and_unreached_entries(knowledge_copy: Path, embedder: Embedder,
                                                              retriever: Retriever) -> None:
-    from bot.report.checks import duplicate_warnings, unreached_warnings
+    from bot.report.checks import duplicate_threshold_for, duplicate_warnings, unreached_warnings
 
-    # The shipped FAQ has no near-duplicate at 0.9 ("Chi ha firmato…" / "Dove è stato firmato…" are 0.87).
-    assert duplicate_warnings(load_knowledge(knowledge_copy), embedder, 0.9) == []
+    # The shipped FAQ has no near-duplicate at the threshold measured for the model in use.
+    threshold = duplicate_threshold_for(embedder.settings.backend, None)
+    assert duplicate_warnings(load_knowledge(knowledge_copy), embedder, threshold) == []
     faq = knowledge_copy / "faq" / "protocollo.yaml"
     knowledge = load_knowledge(knowledge_copy)
     first = next(e for e in knowledge.faqs if e.area == "protocollo")
     faq.write_text(faq.read_text(encoding="utf-8") + (
         f"  - id: copia-di-prova\n    question: \"{first.question.rstrip('?')} ?\"\n    answer: Prova.\n"
         f"    area: protocollo\n    source: {first.source}\n"), encoding="utf-8")
-    found = duplicate_warnings(load_knowledge(knowledge_copy), embedder, 0.9)
+    found = duplicate_warnings(load_knowledge(knowledge_copy), embedder, threshold)
     assert len(found) == 1 and f"FAQ '{first.id}' and 'copia-di-prova' ask almost the same" in found[0].message
     assert found[0].path.name == "protocollo.yaml"
 
     # One eval question reaches its entry (and at most two others among its first three answers).
     shipped = load_knowledge(Path(__file__).resolve().parent.parent / "knowledge")
-    unreached = unreached_warnings(shipped, retriever, [first.question])
+    unreached = unreached_warnings(shipped, retriever, [(first.question, None)])
     ids = [w.message.split("'")[1] for w in unreached]
     assert first.id not in ids and len(shipped.faqs) - 3 <= len(ids) < len(shipped.faqs)

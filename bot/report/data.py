@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -125,5 +126,5 @@ def figures(rows: list[Logged], knowledge: Knowledge, today: dt.date, since: dt.
         result.handovers = len(handovers)
         waits = sorted((r - a) / 3600 for a, r in handovers if r is not None)
         result.replied = len(waits)
-        result.median_reply_hours = waits[len(waits) // 2] if waits else None
+        result.median_reply_hours = statistics.median(waits) if waits else None
     return result

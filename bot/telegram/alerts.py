@@ -64,8 +64,11 @@ async def on_alert_topic(update: Update, context: Context) -> None:
     if not await _private(update, context):
         return
     user = update.effective_user.id
-    topics = await asyncio.to_thread(s.storage.subscriptions, user)
-    topics = set() if data.topic == "-" else topics ^ {data.topic}
+    before = await asyncio.to_thread(s.storage.subscriptions, user)
+    topics = set() if data.topic == "-" else before ^ {data.topic}
+    if topics == before:  # "all off" with none on (a double tap): nothing to change or redraw
+        await query.answer()
+        return
     await _remember(update, context)
     await asyncio.to_thread(s.storage.set_subscriptions, user, topics)
     await query.answer()
@@ -101,10 +104,14 @@ async def saved_command(update: Update, context: Context) -> None:
 async def on_unsave(update: Update, context: Context) -> None:
     """Remove a saved measure and show the list again in place."""
     query = update.callback_query
-    lang, _ = user_lang(update)
+    lang, t = user_lang(update)
     s = services(context.bot_data)
     data = s.callbacks.read(query.data, Unsave)
-    await asyncio.to_thread(s.storage.unsave_measure, update.effective_user.id, data.measure_id)
+    if not await asyncio.to_thread(s.storage.unsave_measure, update.effective_user.id, data.measure_id):
+        # Not saved (a double tap, or data that is no button of ours): the list on screen, if it
+        # is one, is already right, and another message must not be turned into it.
+        await query.answer(t.expired)
+        return
     await query.answer(outreach_texts(lang).unsaved_ok)
     await edit(query.message, context, await _saved_reply(update, context))
 

@@ -19,7 +19,7 @@ from bot.case_store import Case
 from bot.measures.vocab import size_label
 from bot.storage import Logged
 from bot.telegram import handlers
-from bot.telegram.buttons import Handover, HandoverSend
+from bot.telegram.buttons import Handover, HandoverCancel, HandoverSend
 from bot.telegram.markup import Reply, escape
 from bot.telegram.outbox import outreach
 from bot.telegram.outreach_replies import consent_reply, office_hours_text, staff_case_text, when_text
@@ -101,7 +101,11 @@ async def on_handover_send(update: Update, context: Context) -> None:
 async def on_handover_cancel(update: Update, context: Context) -> None:
     """Consent refused: nothing is sent."""
     query = update.callback_query
-    lang, _ = handlers.user_lang(update)
+    lang, t = handlers.user_lang(update)
+    data = services(context.bot_data).callbacks.read(query.data, HandoverCancel)
+    if await _question(services(context.bot_data), data.qid, update.effective_user.id) is None:
+        await query.answer(t.expired)  # not this user's question: tampered with, or forgotten
+        return
     await query.answer()
     await edit(query.message, context, Reply(outreach_texts(lang).handover_cancelled))
 

@@ -1,12 +1,12 @@
 """Alerts and reminders, delivered from the outbox in the database: checks, pacing, retries, quiet hours.
 
 `Outreach` lives in `bot_data[OUTREACH]`. A JobQueue job (`tick`, every `alerts.check_every`
-seconds, and once at start-up) looks at the index in use and the day: a new index or a new day
-queues the measure events and reminders (`bot.alerts` decides; `Storage.queue` records them once,
-in one transaction). Then one background task sends what is due, one row at a time marked
-`sending` just before its Bot API call: a bot killed mid-way leaves at most the calls in flight
-undecided, and those are never repeated (see `bot/alert_store.py`). The clock is injectable: quiet
-hours and "today" come from it, never from the machine directly.
+seconds, at once at start-up and, through `check_soon`, right after /reload) looks at the index in
+use and the day: a new index or a new day queues the measure events and reminders (`bot.alerts`
+decides; `Storage.queue` records them once, in one transaction). Then one background task sends what
+is due, one row at a time marked `sending` just before its Bot API call: a bot killed mid-way leaves
+at most the calls in flight undecided, and those are never repeated (see `bot/alert_store.py`). The
+clock is injectable: quiet hours and "today" come from it, never from the machine directly.
 """
 
 from __future__ import annotations
@@ -89,20 +89,26 @@ class Outreach:
         """Queue the events of these measures since the last check, and today's reminders; return
         how many rows were queued. Idempotent: the same events are never queued twice."""
         added = 0
-        seen, checked_on = self.storage.measures_seen()
-        events = alerts.measure_events(seen, checked_on, measures, today)
-        rows = alerts.alerts_for(self.storage.subscribers(), events) if events else []
-        added += self.storage.queue(rows, seen={m.id: alerts.dates(m) for m in measures.values()},
-                                    state={"checked_on": today.isoformat()})
-        if events:
-            logger.info("alerts: %d measure event(s), %d alert(s) queued", len(events), added)
+        # Reminders first: on a saved measure's opening day the personal reminder ("the measure you
+        # saved opens today") takes the event's key, and the area alert is then not queued again.
         if self.storage.state("reminded_on") != today.isoformat():
             due = alerts.reminders(self.storage.all_saved(), measures, today, self.settings.alerts.reminder_days)
-            reminded = self.storage.queue(due, state={"reminded_on": today.isoformat()})
-            if reminded:
-                logger.info("alerts: %d reminder(s) queued", reminded)
-            added += reminded
-        return added
+            added += self.storage.queue(due, state={"reminded_on": today.isoformat()})
+            if added:
+                logger.info("alerts: %d reminder(s) queued", added)
+        seen, checked_on = self.storage.measures_seen()
+        events = alerts.measure_events(seen, checked_on, measures, today)
+        # An opening seen available before (a measure that left the index and came back) is no new
+        # event: announced once, to whoever was subscribed then.
+        known = self.storage.known_openings(e.key for e in events) if events else set()
+        events = [e for e in events if e.key not in known]
+        rows = alerts.alerts_for(self.storage.subscribers(), events) if events else []
+        queued = self.storage.queue(rows, seen={m.id: alerts.dates(m) for m in measures.values()},
+                                    state={"checked_on": today.isoformat()},
+                                    openings=alerts.available_keys(measures, today), today=today)
+        if events:
+            logger.info("alerts: %d measure event(s), %d alert(s) queued", len(events), queued)
+        return added + queued
 
     async def tick(self, application: Application, measures: dict[str, Measure] | None, index: Any) -> None:
         """Check when the index or the day changed, then make sure delivery runs (outside quiet hours)."""
@@ -240,8 +246,15 @@ async def tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     await outreach(context.bot_data).tick(context.application, measures, retriever)
 
 
+def check_soon(application: Application) -> None:
+    """Run the check now rather than at the next tick (after /reload: alerts go out at once)."""
+    for job in application.job_queue.get_jobs_by_name(JOB_NAME) if application.job_queue else ():
+        # Job.run, not run_once(when=0): a date job that starts late is dropped as a misfire.
+        application.create_task(job.run(application), name="alerts-check-now")
+
+
 async def start(application: Application) -> None:
-    """At start-up (post_init): settle rows a crash left mid-send, then schedule the job."""
+    """At start-up (post_init): settle rows a crash left mid-send, schedule the job, run the first check."""
     o = outreach(application.bot_data)
     uncertain = await asyncio.to_thread(o.storage.recover_outbox)
     if uncertain:
@@ -249,4 +262,7 @@ async def start(application: Application) -> None:
                        "(they may have arrived)", uncertain)
     # APScheduler logs every run of the job at INFO: one line a minute that says nothing.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
-    application.job_queue.run_repeating(tick_job, interval=o.settings.alerts.check_every, first=0.0, name=JOB_NAME)
+    job = application.job_queue.run_repeating(tick_job, interval=o.settings.alerts.check_every, name=JOB_NAME)
+    # APScheduler cannot start a repeating job at once (first=0 waits a whole interval): the first
+    # check runs here, so an index loaded at start-up brings its alerts now.
+    await job.run(application)
