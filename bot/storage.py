@@ -7,7 +7,8 @@ No names, usernames, chat ids or message ids. Rows older than the retention peri
 A profile (region, firm size, sector: each optional, chosen by the user) is kept under the same
 pseudonym until the user changes or erases it (/forget). Alerts, saved measures and handed-over
 questions have their own tables (`bot/alert_store.py`, `bot/case_store.py`); only for those is the
-private chat id kept, because the bot must know where to write.
+private chat id kept, because the bot must know where to write. Updates from Telegram wait in the
+inbox (`bot/inbox_store.py`) only until they are handled; then only their ids are kept, for two days.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pathlib import Path
 
 from bot.alert_store import ALERT_SCHEMA, AlertStore
 from bot.case_store import CASE_SCHEMA, CaseStore
-from bot.errors import ConfigError
+from bot.errors import ConfigError, SportelloError
+from bot.inbox_store import INBOX_SCHEMA, InboxStore
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ CREATE TABLE IF NOT EXISTS profiles (
 """
 PROFILE_FIELDS = ("region", "size", "sector")
 PURGE_EVERY = 3600.0  # seconds between retention clean-ups while the bot runs
+INBOX_KEEP = 48 * 3600.0  # seconds handled update ids are kept (Telegram re-delivers for up to 24 hours)
+UNLOGGED_IDS = 10**12  # ids given to questions the database could not record (disk full, locked)
 
 KEY_HELP = (
     "no pseudonym key: the bot stores user ids only as keyed hashes and needs a secret key for them. "
@@ -98,27 +102,44 @@ class Stats:
         return self.answered / self.total if self.total else 0.0
 
 
-class Storage(AlertStore, CaseStore):
+class StorageError(SportelloError):
+    """The database cannot be opened (a folder in its place, no permission, not a database)."""
+
+
+class Storage(AlertStore, CaseStore, InboxStore):
     """The SQLite log. Thread-safe: handlers call it from worker threads, one statement at a time."""
 
-    def __init__(self, path: Path, key: bytes, retention_days: int, clock: Callable[[], float] = time.time):
+    def __init__(self, path: Path, key: bytes, retention_days: int, clock: Callable[[], float] = time.time,
+                 inbox_keep: float = INBOX_KEEP, busy_timeout: float = 5.0):
         if not key:
             raise ConfigError(KEY_HELP)
         self.path = Path(path)
         self._key = key
         self.retention_days = retention_days
+        self.inbox_keep = inbox_keep
         self._clock = clock
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL with synchronous=NORMAL survives a crash of the process (a killed bot) without an fsync
-        # per write; the one write that must also survive a power cut, an alert marked 'sending'
-        # before its call, asks for FULL itself (AlertStore.start).
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA + ALERT_SCHEMA + CASE_SCHEMA)
+        self._unlogged = UNLOGGED_IDS
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # busy_timeout: a writer in another process (a CLI command, a second bot) holding the
+            # lock makes us wait this long before "database is locked".
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                       timeout=busy_timeout)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL survives a crash of the process (a killed bot) without an
+            # fsync per write; the writes that must also survive a power cut (an alert marked
+            # 'sending' before its call, an update received, a reply about to leave) ask for FULL
+            # themselves (AlertStore.start, InboxStore.receive and mark_sending).
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA + ALERT_SCHEMA + CASE_SCHEMA + INBOX_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"{self.path}: cannot open the database: {exc}") from None
         self._last_purge = 0.0
-        self.purge()
+        try:
+            self.purge()
+        except sqlite3.OperationalError as exc:  # e.g. a full disk: the bot still starts and answers
+            logger.error("database %s: retention clean-up failed: %s", self.path.name, exc)
 
     @classmethod
     def from_settings(cls, settings) -> Storage:  # noqa: ANN001 - bot.config.Settings
@@ -126,7 +147,8 @@ class Storage(AlertStore, CaseStore):
         key = settings.privacy.pseudonym_key
         if key is None or not key.get_secret_value().strip():
             raise ConfigError(KEY_HELP)
-        return cls(settings.paths.database, key.get_secret_value().encode(), settings.privacy.retention_days)
+        return cls(settings.paths.database, key.get_secret_value().encode(), settings.privacy.retention_days,
+                   inbox_keep=settings.telegram.handled_keep_hours * 3600)
 
     def close(self) -> None:
         with self._lock:
@@ -145,15 +167,26 @@ class Storage(AlertStore, CaseStore):
         answers = json.dumps([[pid, round(score, 4)] for pid, score in shown])
         now = self._clock()
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO questions (user, asked_at, language, question, via, asked_id, decision, "
-                "confidence, answers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.pseudonym(user_id), now, language, question, via, asked_id, decision,
-                 round(confidence, 4), answers),
-            )
-            row_id = int(cursor.lastrowid)
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO questions (user, asked_at, language, question, via, asked_id, decision, "
+                    "confidence, answers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (self.pseudonym(user_id), now, language, question, via, asked_id, decision,
+                     round(confidence, 4), answers),
+                )
+                row_id = int(cursor.lastrowid)
+            except sqlite3.OperationalError as exc:
+                # A full disk, a database locked too long or an I/O error must not cost the user
+                # their answer: it is sent unrecorded (its buttons work while the bot runs).
+                self._unlogged += 1
+                logger.error("database %s: question not recorded (%s); answering anyway", self.path.name, exc)
+                return self._unlogged
         if now - self._last_purge > PURGE_EVERY:
-            self.purge()
+            try:
+                self.purge()
+            except sqlite3.OperationalError as exc:
+                self._last_purge = now
+                logger.error("database %s: retention clean-up failed: %s", self.path.name, exc)
         return row_id
 
     def feedback(self, question_id: int, user_id: int, value: int) -> bool:
@@ -170,10 +203,19 @@ class Storage(AlertStore, CaseStore):
         alerts, cases); return how many questions were deleted."""
         user = self.pseudonym(user_id)
         with self._lock:
-            self._db.execute("DELETE FROM profiles WHERE user = ?", (user,))
-            self._forget_alerts(user)
-            self._forget_cases(user)
-            return self._db.execute("DELETE FROM questions WHERE user = ?", (user,)).rowcount
+            # One transaction: a crash or a full disk halfway erases all of it or nothing, never a part.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM profiles WHERE user = ?", (user,))
+                self._forget_alerts(user)
+                self._forget_cases(user)
+                self._forget_inbox(user)
+                deleted = self._db.execute("DELETE FROM questions WHERE user = ?", (user,)).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return deleted
 
     def set_profile(self, user_id: int, field: str, value: str | None) -> None:
         """Set one profile field (None: not said); the other fields stay as they were."""
@@ -202,6 +244,7 @@ class Storage(AlertStore, CaseStore):
             deleted = self._db.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount
             self._purge_alerts(cutoff)
             self._purge_cases(cutoff)
+            self._purge_inbox(now - self.inbox_keep)
         self._last_purge = now
         if deleted:
             logger.info("retention: deleted %d questions older than %d days", deleted, self.retention_days)

@@ -114,7 +114,10 @@ class RunningBot:
                                             webhook_url=self.webhook_url, secret_token=SECRET,
                                             allowed_updates=Update.ALL_TYPES)
         else:
-            await app.updater.start_polling(timeout=1, poll_interval=0, allowed_updates=Update.ALL_TYPES)
+            # As Application.run_polling does: polling errors go to the error handler.
+            await app.updater.start_polling(timeout=1, poll_interval=0, allowed_updates=Update.ALL_TYPES,
+                                            error_callback=lambda exc: app.create_task(
+                                                app.process_error(error=exc, update=None)))
         await app.start()
         self._ready.set()
         await self._stop.wait()

@@ -3,7 +3,8 @@
 It answers the methods the bot uses with realistic JSON, feeds queued updates to `getUpdates` (long
 polling) or POSTs them to the webhook the bot registered, records every call, and injects faults
 (HTTP 429 with retry_after, 5xx, slow replies, a share of calls failing at random, users who
-blocked the bot, calls held in flight). Group chats: `members` says who belongs to which group
+blocked the bot, calls held in flight, connections dropped without an answer, the same update
+delivered twice). Group chats: `members` says who belongs to which group
 (getChatMember). Standard library only: an http.server in a thread.
 """
 
@@ -39,6 +40,7 @@ class Call:
     method: str
     params: dict[str, Any]
     status: int = 200
+    received: float = 0.0    # unix time the request arrived (before any hold or delay)
 
 
 @dataclass
@@ -48,6 +50,9 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0       # a slow reply (then answered normally when status is 200)
     count: int = 1
+    # "before": the connection is closed without an answer and the call is not carried out;
+    # "after": it is carried out, then the connection is closed without an answer.
+    drop: str | None = None
 
 
 @dataclass
@@ -125,10 +130,11 @@ class FakeBotApi:
     # --- faults -----------------------------------------------------------------------------------
 
     def fail(self, method: str | None = None, status: int = 500, count: int = 1, retry_after: int | None = None,
-             delay: float = 0.0) -> None:
-        """Make the next `count` calls to `method` (None: any but getUpdates) fail or be slow."""
+             delay: float = 0.0, drop: str | None = None) -> None:
+        """Make the next `count` calls to `method` (None: any but getUpdates) fail, be slow, or have
+        their connection dropped (`drop`: "before" or "after" carrying the call out)."""
         with self._cond:
-            self._faults.append(Fault(method, status, retry_after, delay, count))
+            self._faults.append(Fault(method, status, retry_after, delay, count, drop))
 
     def flaky(self, rate: float, method: str = "sendMessage", seed: int = 1,
               faults: tuple[tuple[int, int | None], ...] = ((429, 1), (500, None), (502, None))) -> None:
@@ -175,6 +181,22 @@ class FakeBotApi:
                 self._updates.append(update)
             self._cond.notify_all()
         return update
+
+    @property
+    def unconfirmed(self) -> int:
+        """Updates queued for getUpdates whose offset the bot has not confirmed yet."""
+        with self._cond:
+            return len(self._updates)
+
+    def redeliver(self, update: dict) -> None:
+        """Queue an update already pushed again, same id: Telegram delivering it twice."""
+        with self._cond:
+            if self.webhook:
+                self._webhook_queue.append(update)
+            else:
+                self._updates.append(update)
+                self._updates.sort(key=lambda u: u["update_id"])
+            self._cond.notify_all()
 
     def user(self, user_id: int = 42, lang: str = "it", first_name: str = "Anna") -> dict:
         return {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": lang}
@@ -272,6 +294,9 @@ class FakeBotApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, payload = api._dispatch(self.path, self.headers.get("Content-Type", ""), body)
+                if status == DROPPED:  # hang up without a word
+                    self.close_connection = True
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -291,6 +316,7 @@ class FakeBotApi:
         if not path.startswith(prefix):
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         token, _, method = path[len(prefix):].partition("/")
+        received = time.time()
         params = _parse(content_type, body)
         if token != self.token:
             self._record(Call(method, params, 401))
@@ -304,7 +330,10 @@ class FakeBotApi:
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
-            if fault.status != 200:
+            if fault.drop == "before":
+                self._record(Call(method, params, DROPPED, received))
+                return DROPPED, {}
+            if fault.status != 200 and fault.drop is None:
                 self._record(Call(method, params, fault.status))
                 reply: dict[str, Any] = {"ok": False, "error_code": fault.status,
                                          "description": "Too Many Requests: retry later" if fault.status == 429
@@ -321,7 +350,9 @@ class FakeBotApi:
         except _ApiError as exc:
             self._record(Call(method, params, 400))
             return 400, {"ok": False, "error_code": 400, "description": exc.description}
-        self._record(Call(method, params))
+        self._record(Call(method, params, 200, received))
+        if fault is not None and fault.drop == "after":  # carried out, but the answer never leaves
+            return DROPPED, {}
         return 200, {"ok": True, "result": result}
 
     def _wait_if_held(self) -> None:
@@ -479,6 +510,9 @@ class FakeBotApi:
             return exc.code
         except OSError:
             return 0
+
+
+DROPPED = -1  # the status of a call whose connection was closed without an answer
 
 
 class _ApiError(Exception):

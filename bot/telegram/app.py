@@ -31,7 +31,7 @@ from bot.search.batching import QueryBatcher
 from bot.search.retriever import Retriever
 from bot.search.service import open_retriever
 from bot.storage import KEY_HELP, Storage
-from bot.telegram import alerts, buttons, handlers, handover, measure_handlers, outbox
+from bot.telegram import alerts, buttons, handlers, handover, inbox, measure_handlers, outbox
 from bot.telegram.outbox import OUTREACH, Outreach
 from bot.telegram.services import KEY, QuestionLimit, Services
 from bot.telegram.texts import EN, IT
@@ -52,7 +52,8 @@ class RetryingRateLimiter(AIORateLimiter):
     """AIORateLimiter (Telegram's flood limits, and waiting out 429 retry_after) that also retries
     calls failing with a network error or a 5xx, with backoff, so a bad moment at Telegram costs a
     delay rather than an answer. Timeouts are not retried: the call may have gone through, and a
-    duplicate answer is worse than a late error."""
+    duplicate answer is worse than a late error. A connection dropped without an answer is retried:
+    it is almost always one Telegram had already closed (docs/reliability.md, "the windows")."""
 
     def __init__(self, network_retries: int = NETWORK_RETRIES, backoff: float = 0.5, **kwargs: Any):
         kwargs.setdefault("max_retries", 5)
@@ -151,6 +152,7 @@ def build_application(settings: Settings, retriever: Retriever | None = None,
             except TelegramError as exc:  # e.g. the admin has not opened a chat with the bot yet
                 logger.info("one admin's command menu was not set: %s", exc.message)  # no user id in logs
         await outbox.start(application)  # alerts: settle an interrupted broadcast, schedule the checks
+        await received.replay(application)  # what an earlier run received and did not answer
         logger.info("bot @%s ready", application.bot.username)
 
     async def post_stop(application: Application) -> None:
@@ -162,7 +164,7 @@ def build_application(settings: Settings, retriever: Retriever | None = None,
         services.executor.shutdown(wait=True)
         storage.close()
 
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram.base_url)
@@ -174,8 +176,12 @@ def build_application(settings: Settings, retriever: Retriever | None = None,
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    # Updates kept durably before Telegram is told they arrived, each answered once (bot/telegram/inbox.py).
+    # Ages are measured against the wall clock, not `clock`: message dates are Telegram's real time.
+    received = inbox.wire(builder, storage, settings.telegram.max_update_age_hours, time.time)
+    application = builder.build()
+    application.inbox = received
     application.bot_data[KEY] = services
     application.bot_data[OUTREACH] = reach
     add_handlers(application, services)

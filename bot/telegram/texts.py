@@ -41,6 +41,7 @@ class Texts:
     feedback_up: str
     feedback_down: str
     expired: str
+    restart_notice: str     # {question}: the question whose reply may have been lost in a crash
     text_only: str
     empty_question: str
     too_many: str           # {per_minute}
@@ -112,6 +113,8 @@ IT = Texts(
     feedback_up="Grazie del riscontro!",
     feedback_down="Grazie: segnalerò che la risposta non ti è stata utile.",
     expired="Questo pulsante non è più valido: riscrivi la domanda.",
+    restart_notice=("Mi sono riavviato mentre rispondevo alla tua domanda{question}: se qui sopra non vedi "
+                    "la risposta, riscrivimela."),
     text_only="Leggo solo messaggi di testo: scrivimi la tua domanda a parole.",
     empty_question="Scrivimi la domanda nello stesso messaggio, dopo il mio nome.",
     too_many="Mi hai scritto molte domande in poco tempo (più di {per_minute} al minuto): "
@@ -216,6 +219,8 @@ EN = Texts(
     feedback_up="Thanks for the feedback!",
     feedback_down="Thanks: I'll note that the answer didn't help you.",
     expired="This button is no longer valid: please ask again.",
+    restart_notice=("I restarted while answering your question{question}: if you don't see the answer above, "
+                    "please ask again."),
     text_only="I read text messages only: please write your question in words.",
     empty_question="Write your question in the same message, after my name.",
     too_many="You've sent many questions in a short time (more than {per_minute} a minute): "
