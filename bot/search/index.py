@@ -32,7 +32,8 @@ from bot.knowledge.schema import Area
 from bot.measures.schema import Measure
 from bot.search import analyzer
 from bot.search import embed_cache
-from bot.search.dense import DenseIndex, DenseParams
+from bot.search import integrity
+from bot.search.dense import INDEX_FILE as DENSE_FILE, DenseIndex, DenseParams
 from bot.search.passages import Passage, passages
 from bot.search.lexical import LexicalIndex
 
@@ -79,6 +80,7 @@ def build(settings: Settings, embedder: Embedder, progress: bool = False, calibr
     with _build_lock(root):
         builds = root / BUILDS
         builds.mkdir(exist_ok=True)
+        _remove_leftovers(root)
         # Names sort in build order (old builds are pruned by name): UTC, to the microsecond.
         now = time.time()
         build_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}.{int(now * 1e6) % 1_000_000:06d}Z"
@@ -153,7 +155,9 @@ def _write_build(
         fitted = calibrate(fresh)
         if fitted is not None:
             meta["calibration"] = fitted
-    # Metadata last: a folder with meta.json is complete.
+    # Metadata last: a folder with meta.json is complete. It records each file's SHA-256, so loading
+    # can refuse a damaged or mixed-up folder (see integrity.py).
+    meta[integrity.FILES] = integrity.digests(folder)
     _write_json(folder / META, meta)
 
 
@@ -270,24 +274,43 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
 
 
 def load(settings: Settings, embedder: Embedder | None) -> SearchIndex:
-    """Load the index in use, after checking it matches the settings, model and knowledge."""
+    """Load the index in use, after checking it matches the settings, model and knowledge, and that
+    its files are the ones its build wrote (a damaged or mixed-up folder is refused, naming the file)."""
     folder = current_folder(settings.paths.index)
-    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    meta = integrity.read(folder / META, _read_json)
+    if not isinstance(meta, dict):
+        raise IndexMismatch(f"{folder / META} is not an index record: run `sportello build`")
     warning = check(meta, settings, embedder)  # reported by the caller (CLI message, bot log)
-    raw_passages = json.loads((folder / PASSAGES).read_text(encoding="utf-8"))
-    extra = json.loads((folder / KNOWLEDGE).read_text(encoding="utf-8"))
-    items = [Passage(**{**p, "phrasings": tuple(p["phrasings"])}) for p in raw_passages]
-    return SearchIndex(
-        folder=folder,
-        meta=meta,
-        passages=items,
-        areas=[Area.model_validate(a) for a in extra["areas"]],
-        synonyms=extra["synonyms"],
-        dense=DenseIndex.load(folder, DenseParams.from_meta(meta.get("dense")), settings.retrieval.ivf_nprobe),
-        measures={m["id"]: Measure.model_validate(m) for m in json.loads((folder / MEASURES).read_text(encoding="utf-8"))},
-        lexical=LexicalIndex.load(folder / LEXICAL),
-        warning=warning,
-    )
+    integrity.verify_files(folder, meta)
+    # Any file that still cannot be parsed (an index from before the digests) is named, not a traceback.
+    items = integrity.read(folder / PASSAGES, _read_passages)
+    areas, synonyms = integrity.read(folder / KNOWLEDGE, _read_knowledge)
+    dense = integrity.read(folder / DENSE_FILE, lambda _: DenseIndex.load(
+        folder, DenseParams.from_meta(meta.get("dense")), settings.retrieval.ivf_nprobe))
+    measures = integrity.read(folder / MEASURES, _read_measures)
+    lexical = integrity.read(folder / LEXICAL, LexicalIndex.load)
+    integrity.verify_parts(folder, meta, passages=len(items), vectors=dense.size, dimension=dense.dimension,
+                           rows=dense.rows, lexical_documents=int(lexical.bm25.scores.get("num_docs", -1)),
+                           measures=len(measures))
+    return SearchIndex(folder=folder, meta=meta, passages=items, areas=areas, synonyms=synonyms, dense=dense,
+                       measures=measures, lexical=lexical, warning=warning)
+
+
+def _read_passages(path: Path) -> list[Passage]:
+    return [Passage(**{**p, "phrasings": tuple(p["phrasings"])}) for p in _read_json(path)]
+
+
+def _read_knowledge(path: Path) -> tuple[list[Area], list[list[str]]]:
+    extra = _read_json(path)
+    return [Area.model_validate(a) for a in extra["areas"]], [list(group) for group in extra["synonyms"]]
+
+
+def _read_measures(path: Path) -> dict[str, Measure]:
+    return {m["id"]: Measure.model_validate(m) for m in _read_json(path)}
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -305,6 +328,16 @@ def _remove_old_builds(root: Path, keep: Path) -> None:
     builds = sorted((p for p in (root / BUILDS).iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
     for old in [p for p in builds if p != keep][: max(0, len(builds) - KEEP_BUILDS)]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Remove what a build killed mid-way left (a half-written `.tmp-*` folder, a `.current-*` link
+    never renamed): only called under the build lock, so no running build owns them."""
+    for tmp in (root / BUILDS).glob(".tmp-*"):
+        logger.info("removing %s, left by an interrupted build", tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+    for link in root.glob(f".{CURRENT}-*"):
+        link.unlink(missing_ok=True)
 
 
 class _build_lock:

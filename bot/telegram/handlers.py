@@ -15,13 +15,13 @@ from typing import Any
 
 from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.error import NetworkError, TelegramError
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.errors import SportelloError
 from bot.measures.eligibility import Profile
 from bot.search.retriever import Retriever, SearchResult, clean_question
-from bot.telegram import replies
+from bot.telegram import outbox, replies
 from bot.telegram.buttons import Ask, Continue, Feedback, More, Topic
 from bot.telegram.markup import Reply, escape
 from bot.telegram.measure_replies import profile_text
@@ -114,14 +114,20 @@ async def reload(update: Update, context: Context) -> None:
     """Load a freshly built index without a restart (admins only); searches in flight finish on the old one."""
     _, t = user_lang(update)
     s = services(context.bot_data)
-    try:
-        new = await asyncio.to_thread(Retriever.open, s.settings, s.search.embedder)
-    except SportelloError as exc:
-        logger.warning("reload refused: %s", exc)
-        await send(update, context, Reply(t.reload_failed.format(error=escape(str(exc)))))
-        return
-    # One assignment: new questions take the new retriever, running ones keep their reference.
-    s.retriever = new
+    async with s.reload_lock:  # one at a time: a slow earlier load never replaces a later one
+        try:
+            new = await asyncio.to_thread(Retriever.open, s.settings, s.search.embedder)
+            # One search before the switch: an index that loads but cannot answer is refused too. Not
+            # on the search thread: behind hundreds of queued questions, the switch would wait for them.
+            await asyncio.to_thread(new.search, "avvio")
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the new index, the old one keeps serving
+            error = str(exc) if isinstance(exc, SportelloError) else f"{type(exc).__name__}: {exc}"
+            logger.warning("reload refused: %s", error, exc_info=None if isinstance(exc, SportelloError) else exc)
+            await send(update, context, Reply(t.reload_failed.format(error=escape(error))))
+            return
+        # One assignment: new questions take the new retriever, running ones keep their reference.
+        s.retriever = new
+    outbox.check_soon(context.application)  # alerts about the new index go out now, not at the next tick
     logger.info("index reloaded from %s", new.index.folder)
     faqs = len(new.faqs())
     text = t.reload_ok.format(faqs=faqs, passages=len(new.index.passages) - faqs)
@@ -281,6 +287,11 @@ async def error_handler(update: object, context: Context) -> None:
     if update is None and isinstance(context.error, NetworkError):
         # Polling trouble: the updater retries by itself; a traceback would only add noise.
         logger.warning("Telegram unreachable, retrying: %s", context.error)
+        return
+    if isinstance(context.error, TimedOut):
+        # A reply that timed out has most likely reached the user (Telegram was slow to confirm):
+        # an apology now would be a second message, and would probably time out as well.
+        logger.warning("a reply timed out; not repeated: %s", context.error)
         return
     logger.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:

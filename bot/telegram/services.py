@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -77,6 +78,8 @@ class Services:
     limit: QuestionLimit = field(default_factory=lambda: QuestionLimit(10))
     # Embeds questions that arrive together in one model call (set up in post_init).
     batcher: QueryBatcher | None = None
+    # Held by /reload from loading the new index to the switch, so reloads never interleave.
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def search(self) -> Retriever:
