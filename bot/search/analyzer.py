@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
+import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_ITALIAN
 
@@ -115,21 +116,64 @@ def correct(words: list[str], vocabulary: set[str], max_distance: int = 1) -> li
     Words under five letters are left alone: at that length one edit turns most words into others
     ("spid" -> "spin"), and a wrong correction makes an unknown question look known.
     """
-    out = []
-    for word in words:
-        if word in vocabulary or len(word) < 5 or word.isdigit():
-            out.append(word)
-            continue
-        limit = max_distance + (1 if len(word) >= 8 else 0)
-        best, best_d = None, limit + 1
-        for known in vocabulary:
-            if abs(len(known) - len(word)) > limit or known[0] != word[0] and len(word) < 6:
+    return Speller(vocabulary, max_distance).correct(words)
+
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class Speller:
+    """`correct` against one vocabulary, fast enough for a vocabulary of 100,000 words.
+
+    A word's letter counts change by at most 2 per edit (a substitution), so a known word whose
+    counts differ from the unknown one's by more than 2 × the allowed distance cannot be within it:
+    that test runs on all known words at once (numpy), and the exact distance only on the few left.
+    The result is the one the plain scan over every known word gives."""
+
+    def __init__(self, vocabulary: Iterable[str], max_distance: int = 1):
+        self.vocabulary = frozenset(vocabulary)
+        self.max_distance = max_distance
+        self._words = sorted(self.vocabulary)
+        width = max((len(w) for w in self._words), default=1) or 1
+        chars = np.array(self._words, dtype=f"S{width}").view(np.uint8).reshape(len(self._words), width)
+        self._lengths = np.array([len(w) for w in self._words], dtype=np.int16)
+        self._first = chars[:, 0] if len(self._words) else np.empty(0, dtype=np.uint8)
+        # Letter counts of every known word (characters outside the alphabet do not occur here:
+        # words come from normalise()).
+        self._counts = np.stack([(chars == ord(c)).sum(axis=1, dtype=np.int16) for c in _ALPHABET], axis=1) \
+            if len(self._words) else np.zeros((0, len(_ALPHABET)), dtype=np.int16)
+        self._cache: dict[str, str] = {}
+
+    def correct(self, words: list[str]) -> list[str]:
+        """Each unknown word of five letters or more replaced by the closest known word, if any is near."""
+        out = []
+        for word in words:
+            if word in self.vocabulary or len(word) < 5 or word.isdigit():
+                out.append(word)
                 continue
+            fixed = self._cache.get(word)
+            if fixed is None:
+                fixed = self._closest(word)
+                if len(self._cache) < 100_000:  # bounded: questions bring new words forever
+                    self._cache[word] = fixed
+            out.append(fixed)
+        return out
+
+    def _closest(self, word: str) -> str:
+        limit = self.max_distance + (1 if len(word) >= 8 else 0)
+        near = np.abs(self._lengths - len(word)) <= limit
+        if len(word) < 6:
+            near &= self._first == ord(word[0])
+        counts = np.array([word.count(c) for c in _ALPHABET], dtype=np.int16)
+        rows = np.flatnonzero(near)
+        rows = rows[np.abs(self._counts[rows] - counts).sum(axis=1) <= 2 * limit]
+        best, best_d = None, limit + 1
+        for r in rows:  # ascending: the words are sorted, so the first at the best distance wins ties
+            known = self._words[r]
             d = _distance(word, known, limit)
-            if d < best_d or d == best_d and best is not None and known < best:
+            if d < best_d:
                 best, best_d = known, d
-        out.append(best if best is not None else word)
-    return out
+        return best if best is not None else word
 
 
 def _distance(a: str, b: str, limit: int) -> int:

@@ -1,12 +1,14 @@
 """An embedding cache beside the builds, so `sportello build` embeds only new or changed texts.
 
-One SQLite file (`index/cache/embeddings.sqlite3` by default) maps a key to a passage vector. The key
-is the SHA-256 of everything that decides the vector: cache format, backend, model name, the weights'
-SHA-256, the passage prompt and the text itself. Another model, other weights or another prompt give
+One SQLite file (`index/cache/embeddings.sqlite3` by default) maps a key to a passage vector, or to
+the vector of a tuning question (a build's calibration searches every one of them). The key is the
+SHA-256 of everything that decides the vector: cache format, backend, model name, the weights'
+SHA-256, the prompt (and, for a question, that it is one) and the text itself. Another model, other weights or another prompt give
 other keys, so a stale vector can never be served; the old ones simply age out.
 
 The file is bounded (`embedding.cache_mb`): after each build the least recently used vectors go
-until it fits. "Recently" counts builds, not clock time: each build is one generation.
+until it fits. "Recently" counts uses, not clock time: each opening (a build opens it twice: for
+passages, then for the tuning questions) is one generation.
 
 The cache only saves time. A missing, unreadable or corrupt file is set aside with a warning and the
 build embeds everything, exactly as without a cache.
@@ -34,13 +36,15 @@ _ROW_OVERHEAD = 64
 
 
 class PassageEncoder(Protocol):
-    """What the cache needs of an Embedder: its identity and passage encoding."""
+    """What the cache needs of an Embedder: its identity and passage (and question) encoding."""
 
     backend: str
     name: str
     weights_sha256: str
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray: ...
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass
@@ -61,10 +65,13 @@ def default_path(index_root: Path) -> Path:
     return index_root / CACHE_FOLDER / CACHE_FILE
 
 
-def namespace(embedder: PassageEncoder, prompt: str) -> bytes:
-    """The part of the key that names the model: backend, model, weights and prompt."""
+def namespace(embedder: PassageEncoder, prompt: str, kind: str = "passage") -> bytes:
+    """The part of the key that names the model: backend, model, weights, prompt (and "query" for
+    question vectors: an engine may prompt questions itself, whatever the settings' prompt)."""
     parts = [f"sportello-embedding-cache/{CACHE_FORMAT}", embedder.backend, embedder.name,
              embedder.weights_sha256, prompt]
+    if kind != "passage":  # passage keys stay as they were before question vectors were cached
+        parts.append(kind)
     # Length-prefixed, so no two different tuples can collide by concatenation.
     return b"".join(len(p.encode()).to_bytes(4, "big") + p.encode() for p in parts)
 
@@ -202,12 +209,32 @@ def encode_passages(
     """Passage vectors for `texts`, embedding only those the cache lacks (each distinct text once).
 
     `prompt` is the passage prompt the embedder applies (it is part of the key)."""
+    return _encode(embedder, texts, prompt, cache, "passage", progress)
+
+
+def encode_queries(
+    embedder: PassageEncoder, texts: list[str], prompt: str, cache: EmbeddingCache | None,
+) -> tuple[np.ndarray, CacheStats]:
+    """Question vectors for `texts` (with the query prompt `prompt`), embedding only those the cache
+    lacks, all in one model call: what a build's calibration asks of the tuning questions."""
+    return _encode(embedder, texts, prompt, cache, "query", False)
+
+
+def _encode(
+    embedder: PassageEncoder, texts: list[str], prompt: str, cache: EmbeddingCache | None, kind: str,
+    progress: bool,
+) -> tuple[np.ndarray, CacheStats]:
+    def embed(some: list[str]) -> np.ndarray:
+        if kind == "query":
+            return embedder.encode_queries(some)
+        return embedder.encode_passages(some, progress=progress)
+
     stats = CacheStats(texts=len(texts))
     if cache is None or not texts:
-        vectors = embedder.encode_passages(texts, progress=progress)
+        vectors = embed(texts)
         stats.distinct = stats.embedded = len(texts)
         return vectors, stats
-    space = namespace(embedder, prompt)
+    space = namespace(embedder, prompt, kind)
     keys = [key(space, t) for t in texts]
     distinct = list(dict.fromkeys(keys))
     stats.distinct = len(distinct)
@@ -215,7 +242,7 @@ def encode_passages(
         found = cache.get_many(distinct)
     except sqlite3.DatabaseError as exc:
         logger.warning("embedding cache %s failed (%s): embedding every text", cache.path, exc)
-        vectors = embedder.encode_passages(texts, progress=progress)
+        vectors = embed(texts)
         stats.distinct = stats.embedded = len(texts)
         return vectors, stats
     dims = {v.shape[0] for v in found.values()}
@@ -225,10 +252,10 @@ def encode_passages(
     missing = [k for k in distinct if k not in found]
     stats.embedded = len(missing)
     if missing:
-        fresh = embedder.encode_passages([text_of[k] for k in missing], progress=progress)
+        fresh = embed([text_of[k] for k in missing])
         if found and fresh.shape[1] != next(iter(dims)):
             # Vectors of another size under the same key: trust only fresh ones, embed everything.
-            return encode_passages(embedder, texts, prompt, None, progress)
+            return _encode(embedder, texts, prompt, None, kind, progress)
         new = list(zip(missing, fresh))
         try:
             cache.put_many(new)
@@ -236,3 +263,35 @@ def encode_passages(
             logger.warning("embedding cache %s could not be written (%s)", cache.path, exc)
         found.update(new)
     return np.ascontiguousarray(np.stack([found[k] for k in keys]), dtype=np.float32), stats
+
+
+class KnownQueries:
+    """An embedder whose vectors for some questions are already at hand (embedded together, or read
+    from the cache): those are served from memory, any other question goes to the model."""
+
+    def __init__(self, embedder: PassageEncoder, questions: list[str], vectors: np.ndarray):
+        self.embedder = embedder
+        self.vectors = dict(zip(questions, np.asarray(vectors, dtype=np.float32)))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.embedder, name)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Vectors for questions, from memory when every one is known."""
+        if texts and all(t in self.vectors for t in texts):
+            return np.stack([self.vectors[t] for t in texts])
+        return self.embedder.encode_queries(texts)
+
+
+def known_queries(embedder: PassageEncoder, questions: list[str], prompt: str, path: Path | None,
+                  max_bytes: int) -> KnownQueries:
+    """`embedder` with `questions` embedded beforehand in one call, through the cache at `path`
+    (None: no cache), so a rebuild's calibration embeds only questions it has not seen."""
+    cache = open_cache(path, max_bytes) if path is not None else None
+    try:
+        vectors, stats = encode_queries(embedder, list(dict.fromkeys(questions)), prompt, cache)
+    finally:
+        if cache is not None:
+            cache.close()
+    logger.info("embedded %d of %d questions (%d from the cache)", stats.embedded, stats.distinct, stats.reused)
+    return KnownQueries(embedder, list(dict.fromkeys(questions)), vectors)

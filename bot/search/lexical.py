@@ -27,6 +27,8 @@ class LexicalIndex:
         self.stems = set(bm25.vocab_dict) if bm25.vocab_dict else set()
         # Known in either language: Italian stems of the corpus and both stems of every known word.
         self.known_stems = self.stems | {s for w in words for s in analyzer.stems(w)}
+        # Typo correction against the whole vocabulary, fast at any size (see analyzer.Speller).
+        self.speller = analyzer.Speller(words)
 
     @classmethod
     def build(cls, documents: list[str], extra_words: set[str] = frozenset()) -> LexicalIndex:
@@ -61,7 +63,7 @@ class LexicalIndex:
     def corrected(self, question: str) -> list[str]:
         """The question's content words, each unknown one corrected to the closest known word."""
         words = analyzer.content_words(question)
-        return analyzer.correct(words, self.words) if words else []
+        return self.speller.correct(words) if words else []
 
     def scores(self, stems: list[str]) -> np.ndarray:
         """BM25 score of every passage for already-processed query stems (zeros if none)."""

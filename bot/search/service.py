@@ -11,10 +11,11 @@ from typing import Any
 from bot import evaluation
 from bot.config import Settings
 from bot.errors import IndexMissing
+from bot.search import embed_cache
 from bot.search import index as search_index
 from bot.search.embedding import Embedder
 from bot.search.index import SearchIndex
-from bot.search.retriever import Retriever
+from bot.search.retriever import Retriever, clean_question
 
 
 def open_retriever(
@@ -59,7 +60,13 @@ def calibrator(settings: Settings, embedder: Embedder) -> Callable[[SearchIndex]
         if not any(i.in_scope for i in items) or all(i.in_scope for i in items):
             return None
         manual = settings.retrieval.model_copy(update={"calibration_from": "settings"})
-        retriever = Retriever(index, embedder, manual, settings.measures)
+        # The tuning questions rarely change: their vectors come from the embedding cache (one model
+        # call for those it lacks), so a rebuild after a small edit does not embed them all again.
+        cache = (embed_cache.default_path(settings.paths.index) if settings.embedding.cache_mb > 0 else None)
+        queries = embed_cache.known_queries(embedder, [clean_question(i.question) for i in items],
+                                            settings.embedding.query_prompt, cache,
+                                            settings.embedding.cache_mb * 1024 * 1024)
+        retriever = Retriever(index, queries, manual, settings.measures)  # type: ignore[arg-type]
         fitted = evaluation.calibrate(retriever, items)
         fitted["fitted_on"] = [f.relative_to(settings.paths.knowledge).as_posix() for f in files]
         fitted["questions"] = len(items)
