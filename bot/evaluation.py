@@ -195,6 +195,25 @@ def sweep(report: Report) -> list[tuple[float, float, float]]:
     return rows
 
 
+FLOOR_SAMPLE = 50_000  # stored vectors the dense floor is measured on (all of them up to this many)
+
+
+def dense_floor(retriever: Retriever, items: list[EvalItem]) -> float:
+    """The cosine unrelated text reaches with this model over this knowledge: the median, over the
+    questions, of each question's median cosine with the passages (a passage counts its best vector,
+    as in search). Most passages are unrelated to any one question, so the median is their level."""
+    if retriever.embedder is None or not items or retriever.index.dense.size == 0:
+        return 0.0
+    vectors, passages = retriever.index.dense.sample(FLOOR_SAMPLE)
+    queries = retriever.embedder.encode_queries([i.question for i in items])
+    medians = []
+    for cosines in np.asarray(queries, dtype=np.float32) @ vectors.T:
+        best = np.full(int(passages.max()) + 1, -np.inf, dtype=np.float32)
+        np.maximum.at(best, passages, cosines)
+        medians.append(float(np.median(best[np.isfinite(best)])))
+    return round(float(np.median(medians)), 4)
+
+
 def calibrate(retriever: Retriever, items: list[EvalItem], min_declined: float = 0.9, l2: float = 0.01) -> dict[str, Any]:
     """Fit the confidence model (logistic regression on the hybrid signals) and choose thresholds.
 
@@ -209,11 +228,14 @@ def calibrate(retriever: Retriever, items: list[EvalItem], min_declined: float =
     if not inside or not outside:
         raise EvalFileError([Problem(Path(items[0].where.split(":")[0]) if items else Path("."), 0,
                                       "calibration needs both in-scope and out-of-scope questions")])
+    floor = dense_floor(retriever, items)
+    retriever = Retriever(retriever.index, retriever.embedder,
+                          retriever.settings.model_copy(update={"dense_floor": floor}), retriever.measures)
     names = ["coverage", "local", "dense", "lexical"]
     rows, labels = [], []
     for item in items:
         f = features(retriever.search(item.question, mode="hybrid", today=item.today).signals,
-                     retriever.settings.calibration.lexical_half)
+                     retriever.settings.calibration.lexical_half, floor)
         rows.append([f[n] for n in names])
         labels.append(1.0 if item.in_scope else 0.0)
     x = np.asarray(rows)
@@ -239,6 +261,7 @@ def calibrate(retriever: Retriever, items: list[EvalItem], min_declined: float =
         "calibration": {"bias": round(b, 4), **{n: round(float(v), 4) for n, v in zip(names, w)}},
         "answer_threshold": answer,
         "suggest_threshold": max(0.0, suggest),
+        "dense_floor": floor,
         "errors": {"in_scope_declined": float((inside_conf < answer).mean()),
                    "out_of_scope_answered": float((outside_conf >= answer).mean())},
     }

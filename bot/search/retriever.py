@@ -18,6 +18,7 @@ from bot.measures.schema import Measure
 from bot.search import offer
 from bot.search.embedding import Embedder
 from bot.search.index import SearchIndex, load
+from bot.search.lexical import top_k as lexical_top_k
 from bot.knowledge.schema import Area
 from bot.search.passages import Passage
 
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "lexical"]
 Decision = Literal["answer", "suggest", "decline"]
 MAX_QUESTION_CHARS = 1000  # longer messages are cut: nobody asks one question in a page of text
+# The head of a ranking that search guarantees equal to a full scoring of every passage: more than
+# the answers, related and suggested questions it shows, and the first 10 that `sportello eval` reads.
+EXACT_HEAD = 20
 
 
 def clean_question(question: str) -> str:
@@ -75,7 +79,9 @@ class SearchResult:
     answers: list[Hit]                                     # best first; empty when declined
     suggestions: list[Hit] = field(default_factory=list)   # close FAQ questions ("Forse cercavi")
     related: list[Hit] = field(default_factory=list)       # other FAQ questions near the answer
-    ranking: list[Hit] = field(default_factory=list)       # the full ranking, whatever the decision
+    # The head of the ranking, whatever the decision: its first 20 (as a full scoring of every
+    # passage ranks them), then FAQ entries further down as related/suggested questions need them.
+    ranking: list[Hit] = field(default_factory=list)
     signals: dict[str, float] = field(default_factory=dict)
     today: dt.date | None = None                           # the day measure status was computed for
 
@@ -111,6 +117,20 @@ class SearchResult:
             "related": [hit(h) for h in self.related],
             "signals": {k: round(v, 4) for k, v in self.signals.items()},
         }
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """The candidates of one search: arrays over the candidates (ascending passage numbers), and the
+    ranking as positions into them."""
+
+    ids: np.ndarray       # passage numbers
+    dense: np.ndarray     # cosine (best row)
+    lexical: np.ndarray   # BM25 (with synonyms)
+    fused: np.ndarray
+    order: list[int]      # positions, best first, after dedupe and the offer rules
+    exact: int            # how many of `order`, from the first, a full scoring would rank the same
+    bound: float          # no passage outside the candidates fuses higher than this
 
 
 class Retriever:
@@ -174,37 +194,33 @@ class Retriever:
         if not analyzer.content_words(question) or n == 0:
             return SearchResult(question, "decline", 0.0, [], today=today)
         # Synonyms feed the lexical side only: appended to the embedded question they measured worse.
-        extra = self.synonyms.extra_terms(question)
-        dense = self._dense_scores(question, n, vector) if mode != "lexical" else np.zeros(n, dtype=np.float32)
-        lexical = np.zeros(n, dtype=np.float32)
         stems, coverage = self.index.lexical.query_tokens(question)
+        extra_stems: list[str] = []
         if mode != "dense":
-            lexical = self.index.lexical.scores(stems)
-            extra_stems, _ = self.index.lexical.query_tokens(" ".join(extra))
-            extra_stems = [s for s in extra_stems if s not in stems]
-            if extra_stems:
-                # Synonyms widen the net but weigh less than the words the user actually wrote.
-                lexical = lexical + self.settings.synonym_weight * self.index.lexical.scores(extra_stems)
-
-        fused = self._fuse(dense, lexical, mode)
-        order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] > 0 or mode == "dense"]
-        order = offer.offer(self._dedupe(order), self._measure_of, fused, question, wanted, self._names)
-        if not order:
+            extra, _ = self.index.lexical.query_tokens(" ".join(self.synonyms.extra_terms(question)))
+            extra_stems = [s for s in extra if s not in stems]
+        if mode != "lexical" and vector is None:
+            assert self.embedder is not None, "dense search needs the embedding model"
+            vector = self.embedder.encode_queries([question])
+        ranked = self._ranked(question, mode, wanted, vector, stems, extra_stems)
+        if not ranked.order:
             return SearchResult(question, "decline", 0.0, [], signals={"coverage": coverage}, today=today)
 
+        order, dense, lexical, fused = ranked.order, ranked.dense, ranked.lexical, ranked.fused
         best = order[0]
         signals = {
             "dense": float(dense[best]),
             "lexical": float(lexical[best]),
             "coverage": coverage,
-            "local": self._local_coverage(question, best),
+            "local": self._local_coverage(question, int(ranked.ids[best])),
             "fused": float(fused[best]),
         }
         confidence = self._confidence(signals, mode)
         signals["confidence"] = confidence
         scale = confidence / fused[best] if fused[best] > 0 else 0.0
-        hits = [Hit(self.index.passages[i], float(fused[i] * scale), float(dense[i]), float(lexical[i]),
-                    self._measure_of.get(i), today, self.measures.closing_days) for i in order]
+        hits = [Hit(self.index.passages[int(ranked.ids[i])], float(fused[i] * scale), float(dense[i]),
+                    float(lexical[i]), self._measure_of.get(int(ranked.ids[i])), today, self.measures.closing_days)
+                for i in self._shown(ranked)]
 
         top_k = self.settings.top_k
         faq_hits = [h for h in hits if h.passage.kind == "faq"]
@@ -234,26 +250,140 @@ class Retriever:
             return SearchResult(question, "decline", 0.0, [], signals=signals, today=wanted.today)
         return SearchResult(question, "answer", 1.0, hits, ranking=hits, signals=signals, today=wanted.today)
 
-    def _dense_scores(self, question: str, n: int, vector: np.ndarray | None = None) -> np.ndarray:
-        """Cosine of the question with every passage (a FAQ scores its best phrasing)."""
-        if vector is None:
-            assert self.embedder is not None, "dense search needs the embedding model"
-            vector = self.embedder.encode_queries([question])
-        return self.index.dense.scores(np.asarray(vector, dtype=np.float32).reshape(1, -1), n)
+    def _ranked(self, question: str, mode: Mode, wanted: offer.Criteria, vector: np.ndarray | None,
+                stems: list[str], extra_stems: list[str]) -> _Ranked:
+        """The candidates' ranking, widened until its head is certain to be that of a full scoring.
+
+        Candidates are the `search_depth` best passages by cosine and by BM25. A passage outside
+        both lists scores no higher on either side than the last one in each list, so no higher
+        than that pair fused (`_fuse` grows with each side): every candidate fused above that bound
+        is where a full scoring would put it. Should fewer than EXACT_HEAD of the ranking shown be
+        above it, a list is made four times longer (BM25's first) and the ranking made again."""
+        n = len(self.index.passages)
+        lexical: np.ndarray | None = None
+        if mode != "dense":
+            # BM25 of every passage costs a pass over the query words' postings, not the passages.
+            lexical = self.index.lexical.scores(stems)
+            if extra_stems:
+                # Synonyms widen the net but weigh less than the words the user actually wrote.
+                lexical = lexical + self.settings.synonym_weight * self.index.lexical.scores(extra_stems)
+        depth = self.settings.search_depth
+        if mode == "hybrid" and self.settings.fusion == "rrf":
+            depth = max(depth, self.settings.candidates)  # RRF counts that many of each ranking
+        k_dense = k_lexical = min(n, depth)
+        dense_top = lexical_top = None
+        while True:
+            if mode != "lexical" and (dense_top is None or len(dense_top[0]) < k_dense):
+                dense_top = self.index.dense.top_k(np.asarray(vector, dtype=np.float32), k_dense)
+            if lexical is not None and (lexical_top is None or len(lexical_top[0]) < k_lexical):
+                lexical_top = lexical_top_k(lexical, k_lexical)
+            # A list shorter than asked holds every passage it can (BM25: every one scoring above 0;
+            # IVF: every one in the cells searched, the others score -1 as in a full search).
+            dense_whole = dense_top is None or len(dense_top[0]) < k_dense or k_dense >= n
+            lexical_whole = lexical_top is None or len(lexical_top[0]) < k_lexical or k_lexical >= n
+            # What a passage outside both lists can score at most on each side; None: there is none.
+            outside: tuple[float, float] | None = (
+                -1.0 if dense_whole else float(dense_top[1][-1]),  # type: ignore[index]
+                0.0 if lexical_whole else float(lexical_top[1][-1]),  # type: ignore[index]
+            )
+            if dense_top is not None and len(dense_top[0]) >= n:
+                outside = None
+            ranked = self._rank_candidates(question, mode, wanted, vector, lexical, dense_top, lexical_top, outside)
+            # bound <= 0: nothing outside the candidates can join the ranking.
+            if ranked.bound <= 0 or ranked.exact >= EXACT_HEAD:
+                return ranked
+            # BM25's list is cheap to lengthen (every score is at hand); FAISS's needs a new search.
+            if not lexical_whole:
+                k_lexical = min(n, 4 * k_lexical)
+            elif not dense_whole:
+                k_dense = min(n, 4 * k_dense)
+            else:
+                return ranked
+
+    def _rank_candidates(self, question: str, mode: Mode, wanted: offer.Criteria, vector: np.ndarray | None,
+                         lexical_all: np.ndarray | None, dense_top: tuple[np.ndarray, np.ndarray] | None,
+                         lexical_top: tuple[np.ndarray, np.ndarray] | None,
+                         outside: tuple[float, float] | None) -> _Ranked:
+        """Fuse, order, dedupe and offer the union of the best by cosine and by BM25. `outside`: the
+        highest cosine and BM25 a passage in neither list can have (None: every passage is in one)."""
+        empty_ids = np.empty(0, dtype=np.int64)
+        empty = np.empty(0, dtype=np.float32)
+        d_ids, d_cos = dense_top if dense_top is not None else (empty_ids, empty)
+        l_ids, l_vals = lexical_top if lexical_top is not None else (empty_ids, empty)
+        # Ascending passage numbers, so ties in the stable sort below fall as in a full scoring.
+        ids = np.union1d(d_ids, l_ids).astype(np.int64)
+        if ids.size == 0:  # no passage shares a word with a lexical-only question
+            return _Ranked(ids, empty, empty, empty.astype(np.float64), [], 0, -np.inf)
+        zeros = np.zeros(len(ids), dtype=np.float32)
+        dense = self._dense_scores(vector, ids, d_ids, d_cos) if mode != "lexical" else zeros
+        lexical = lexical_all[ids] if lexical_all is not None else zeros
+        fused = self._fuse(dense, lexical, mode)
+
+        bound = -np.inf
+        if outside is not None:
+            if mode == "hybrid" and self.settings.fusion == "rrf":
+                bound = 0.0  # both lists ≥ rrf candidates: a passage outside them gets no RRF points
+            else:
+                d_bound = outside[0] if mode != "lexical" else 0.0
+                l_bound = outside[1] if mode != "dense" else 0.0
+                bound = float(self._fuse(np.append(dense, np.float32(d_bound)),
+                                         np.append(lexical, np.float32(l_bound)), mode)[-1])
+
+        # Only passages that fuse above 0 are ranked: in dense mode the others (below the model's
+        # floor) all tie at 0, in no meaningful order. Below the bound nothing is shown, but the
+        # offer rules look a little further (a closed measure gives way to a close available one).
+        cut = max(0.0, bound * offer.CLOSED_GIVES_WAY)
+        positions = np.flatnonzero(fused > cut)
+        positions = positions[np.argsort(-fused[positions], kind="stable")]
+        order = self._dedupe(ids[positions].tolist())
+        fused_of = dict(zip(order, fused[np.searchsorted(ids, order)].tolist())) if order else {}
+        order = offer.offer(order, self._measure_of, fused_of, question, wanted, self._names)  # type: ignore[arg-type]
+        order_positions = np.searchsorted(ids, order).tolist() if order else []
+        exact = 0
+        while exact < len(order_positions) and fused[order_positions[exact]] > bound:
+            exact += 1
+        return _Ranked(ids, dense, lexical, fused, order_positions, exact, bound)
+
+    def _shown(self, ranked: _Ranked) -> list[int]:
+        """The part of the ranking a result carries: its first EXACT_HEAD, then FAQ entries further
+        down until there are enough for the answers plus related or suggested questions."""
+        certain = ranked.order[: ranked.exact]
+        keep = certain[:EXACT_HEAD]
+        passages = self.index.passages
+        faqs = sum(passages[int(ranked.ids[i])].kind == "faq" for i in keep)
+        need = self.settings.top_k + max(self.settings.related, self.settings.suggestions)
+        for i in certain[EXACT_HEAD:]:
+            if faqs >= need:
+                break
+            if passages[int(ranked.ids[i])].kind == "faq":
+                keep.append(i)
+                faqs += 1
+        return keep
+
+    def _dense_scores(self, vector: np.ndarray | None, ids: np.ndarray, found: np.ndarray,
+                      cosines: np.ndarray) -> np.ndarray:
+        """Cosine of the question with each candidate `ids` (a FAQ scores its best phrasing): FAISS's
+        own figure for those its top-k `found`, an exact one read from the index for the others."""
+        out = np.full(len(ids), np.nan, dtype=np.float32)
+        out[np.searchsorted(ids, found)] = cosines
+        missing = np.isnan(out)
+        if missing.any():
+            out[missing] = self.index.dense.passage_scores(np.asarray(vector, dtype=np.float32), ids[missing])
+        return out
 
     def _fuse(self, dense: np.ndarray, lexical: np.ndarray, mode: Mode) -> np.ndarray:
         """One ranking score per passage from the dense and lexical scores."""
         if mode == "dense":
-            return np.clip(dense, 0.0, None).astype(np.float64)
+            return above_floor(dense, self.settings.dense_floor).astype(np.float64)
         top = float(lexical.max())
         lex = lexical / top if top > 0 else np.zeros_like(lexical)
         if mode == "lexical":
             return lex.astype(np.float64)
         if self.settings.fusion == "rrf":
             return self._rrf(dense, lexical)
-        # Weighted: cosine (already 0..1 for relevant text) plus BM25 scaled by this query's best.
+        # Weighted: cosine above the model's floor plus BM25 scaled by this query's best.
         w = self.settings.dense_weight
-        return (w * np.clip(dense, 0.0, None) + (1 - w) * lex).astype(np.float64)
+        return (w * above_floor(dense, self.settings.dense_floor) + (1 - w) * lex).astype(np.float64)
 
     def _rrf(self, dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
         """Reciprocal rank fusion, scaled to 0..1 (1 = ranked first by both retrievers)."""
@@ -301,7 +431,7 @@ class Retriever:
 
     def _confidence(self, signals: dict[str, float], mode: Mode) -> float:
         """One number in 0..1 that means the same across questions (see the README: calibration)."""
-        f = features(signals, self.settings.calibration.lexical_half)
+        f = features(signals, self.settings.calibration.lexical_half, self.settings.dense_floor)
         if mode == "dense":
             return f["dense"]
         if mode == "lexical":
@@ -312,13 +442,18 @@ class Retriever:
         return float(1.0 / (1.0 + np.exp(-z)))
 
 
-def features(signals: dict[str, float], lexical_half: float) -> dict[str, float]:
+def above_floor(cosine: np.ndarray | float, floor: float) -> np.ndarray | float:
+    """A cosine as the share of the way from the model's floor (unrelated text) to 1, at least 0."""
+    return np.clip((np.asarray(cosine) - floor) / (1.0 - floor), 0.0, None)
+
+
+def features(signals: dict[str, float], lexical_half: float, dense_floor: float = 0.0) -> dict[str, float]:
     """The calibrated model's inputs, each in 0..1."""
     bm25 = max(0.0, signals.get("lexical", 0.0))
     return {
         "coverage": signals.get("coverage", 0.0),
         "local": signals.get("local", 0.0),
-        "dense": max(0.0, signals.get("dense", 0.0)),
+        "dense": float(above_floor(signals.get("dense", 0.0), dense_floor)),
         # BM25 grows with the number of matching words; squash it to 0..1.
         "lexical": bm25 / (bm25 + lexical_half),
     }
@@ -339,4 +474,5 @@ def _with_index_calibration(settings: RetrievalSettings, meta: dict) -> Retrieva
         "calibration": settings.calibration.model_copy(update=fitted["calibration"]),
         "answer_threshold": fitted["answer_threshold"],
         "suggest_threshold": fitted["suggest_threshold"],
+        "dense_floor": fitted.get("dense_floor", settings.dense_floor),
     }, deep=True)
