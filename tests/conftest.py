@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
 # Tests that use these fixtures need the embedding model or a running bot: they are `slow`, and
 # `pytest -m "not slow"` leaves them out for quick edits.
-SLOW_FIXTURES = {"embedder", "fake", "e5"}
+SLOW_FIXTURES = {"embedder", "fake", "e5", "minilm"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,6 +54,12 @@ def embedder() -> Embedder:
     model = Embedder(Settings().embedding)
     model.encode_queries(["warm up"])
     return model
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Embedder:
+    """The sentence-transformers backend with its default model (all-MiniLM-L6-v2 from its PyPI package)."""
+    return Embedder(EmbeddingSettings(backend="sentence-transformers"))
 
 
 @pytest.fixture(scope="session")

@@ -64,42 +64,42 @@ def test_default_model_is_the_packaged_one_with_the_official_weights() -> None:
     assert digest == weights_sha256(folder) == OFFICIAL_SHA256
 
 
-def test_vectors_are_normalised_float32_of_dimension_384(embedder: Embedder) -> None:
-    assert embedder.weights_sha256 == OFFICIAL_SHA256
-    assert embedder.dimension == 384
-    queries = embedder.encode_queries(["Ci sono aiuti per l'export?", "Chi ha firmato il protocollo?"])
-    passages = embedder.encode_passages(["L'internazionalizzazione è il primo ambito del protocollo."])
+def test_vectors_are_normalised_float32_of_dimension_384(minilm: Embedder) -> None:
+    assert minilm.weights_sha256 == OFFICIAL_SHA256
+    assert minilm.dimension == 384
+    queries = minilm.encode_queries(["Ci sono aiuti per l'export?", "Chi ha firmato il protocollo?"])
+    passages = minilm.encode_passages(["L'internazionalizzazione è il primo ambito del protocollo."])
     for vectors, rows in ((queries, 2), (passages, 1)):
         assert vectors.dtype == np.float32
         assert vectors.shape == (rows, 384)
         assert vectors.flags["C_CONTIGUOUS"]
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # Same text, same vector; related texts are closer than unrelated ones.
-    again = embedder.encode_queries(["Ci sono aiuti per l'export?"])
+    again = minilm.encode_queries(["Ci sono aiuti per l'export?"])
     np.testing.assert_allclose(again[0], queries[0], atol=1e-5)
     export = float(queries[0] @ passages[0])
-    unrelated = float(embedder.encode_queries(["ricetta della torta di mele"])[0] @ passages[0])
+    unrelated = float(minilm.encode_queries(["ricetta della torta di mele"])[0] @ passages[0])
     assert export > unrelated
 
 
-def test_prompts_are_prepended(embedder: Embedder) -> None:
+def test_prompts_are_prepended(minilm: Embedder) -> None:
     prompted = Embedder(EmbeddingSettings(backend="sentence-transformers", query_prompt="query: ", passage_prompt="passage: "))
     text = "aiuti alle nuove imprese"
     np.testing.assert_allclose(
-        prompted.encode_queries([text])[0], embedder.encode_queries(["query: " + text])[0], atol=1e-5
+        prompted.encode_queries([text])[0], minilm.encode_queries(["query: " + text])[0], atol=1e-5
     )
     np.testing.assert_allclose(
-        prompted.encode_passages([text])[0], embedder.encode_passages(["passage: " + text])[0], atol=1e-5
+        prompted.encode_passages([text])[0], minilm.encode_passages(["passage: " + text])[0], atol=1e-5
     )
 
 
-def test_a_local_folder_works_by_config(tmp_path: Path, embedder: Embedder, no_network: None) -> None:
+def test_a_local_folder_works_by_config(tmp_path: Path, minilm: Embedder, no_network: None) -> None:
     folder = linked_copy(tmp_path / "my-model")
     local = Embedder(EmbeddingSettings(backend="sentence-transformers", model=str(folder)))
     assert local.path == folder
     assert local.weights_sha256 == OFFICIAL_SHA256
     text = "Che cosa prevede il protocollo?"
-    np.testing.assert_allclose(local.encode_queries([text]), embedder.encode_queries([text]), atol=1e-5)
+    np.testing.assert_allclose(local.encode_queries([text]), minilm.encode_queries([text]), atol=1e-5)
 
 
 def test_a_local_folder_with_its_expected_sha256_is_accepted(tmp_path: Path) -> None:
@@ -283,7 +283,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
-def test_backend_meta_names_the_sentence_transformers_backend(embedder: Embedder) -> None:
-    assert backend_meta(embedder) == {
+def test_backend_meta_names_the_sentence_transformers_backend(minilm: Embedder) -> None:
+    assert backend_meta(minilm) == {
         "backend": "sentence-transformers", "name": DEFAULT_MODEL, "weights_sha256": OFFICIAL_SHA256,
     }

@@ -248,8 +248,13 @@ def test_retention_deletes_what_is_due_and_nothing_else(tmp_path):
     db.receive(2, {"update_id": 2, "message": {"text": "in attesa"}}, 2)
     db.receive(3, {"update_id": 3, "message": {"text": "risposta forse partita"}}, 3)
     db.mark_sending(3)
+    text_kept = "SELECT raw IS NOT NULL, user IS NOT NULL FROM inbox WHERE update_id IN (1, 3) ORDER BY update_id"
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT raw, user FROM inbox WHERE update_id IN (1, 3)").fetchall() == [(None, None)] * 2
+        # Handled: no text. Being replied to: kept until handled, to tell its sender after a crash.
+        assert raw.execute(text_kept).fetchall() == [(0, 0), (1, 1)]
+    assert [p.update_id for p in db.settle_interrupted()] == [3]  # the next start: told, then erased
+    with sqlite3.connect(path) as raw:
+        assert raw.execute(text_kept).fetchall() == [(0, 0), (0, 0)]
     now[0] += INBOX_KEEP + 60
     db.log(1, "it", "recente", "answer", 0.8, SHOWN)  # a write more than an hour later purges
     assert db.inbox_counts() == {"pending": 1}     # handled ids gone, the waiting update kept
