@@ -293,6 +293,9 @@ class FakeBotApi:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:  # the sender died mid-request: like Telegram, carry nothing out
+                    self.close_connection = True
+                    return
                 status, payload = api._dispatch(self.path, self.headers.get("Content-Type", ""), body)
                 if status == DROPPED:  # hang up without a word
                     self.close_connection = True

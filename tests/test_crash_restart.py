@@ -170,7 +170,8 @@ def test_sigkill_mid_load_every_question_answered_exactly_once(fake, bot_process
     fake.release()  # the calls that reached Telegram before the kill are carried out anyway
     fake.wait(lambda: len([c for c in fake.calls if c.method == "sendMessage"]) >= answered_at_kill + held,
               what="held calls delivered")
-    assert [c.status for c in fake.calls if c.method == "sendMessage" and c.status != 200] == []
+    refused = [c for c in fake.calls if c.method == "sendMessage" and c.status != 200]
+    assert refused == [], [(c.status, c.params) for c in refused]
     assert sum(replies_per_chat(fake, chats).values()) < QUESTIONS  # the kill did cost answers so far
 
     bot.start()
