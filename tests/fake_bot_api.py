@@ -501,9 +501,13 @@ class FakeBotApi:
 
     def post_to_webhook(self, update: dict, secret: str | None) -> int:
         """POST one update to the registered webhook with this secret; return the HTTP status."""
+        return self.post_body_to_webhook(json.dumps(update).encode(), secret)
+
+    def post_body_to_webhook(self, body: bytes, secret: str | None) -> int:
+        """POST raw bytes (an update or anything else) to the registered webhook; the HTTP status,
+        0 when nothing answers."""
         url = (self.webhook or {})["url"]
-        request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
         if secret is not None:
             request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
         try:

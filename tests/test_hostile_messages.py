@@ -22,8 +22,6 @@ import subprocess
 import sys
 import time
 import unicodedata
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -359,15 +357,7 @@ def test_webhook_of_sportello_run_refuses_requests_without_the_secret(fake, tmp_
                                                "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
 
         def post(secret: str | None, body: bytes | None = None) -> int:
-            request = urllib.request.Request(url, data=body or json.dumps(update).encode(), method="POST",
-                                             headers={"Content-Type": "application/json"})
-            if secret is not None:
-                request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    return response.status
-            except urllib.error.HTTPError as exc:
-                return exc.code
+            return fake.post_body_to_webhook(body or json.dumps(update).encode(), secret)
 
         fake.wait(lambda: _listening(port), timeout=60, what="the webhook server")
         statuses = [post(None), post("wrong"), post(""), post("s3cret-of-the-hook" + "x"), post("S3CRET-OF-THE-HOOK")]
