@@ -628,3 +628,22 @@ def test_the_limits_are_documented():
                    f"{MAX_SOURCE_BYTES // 1024 // 1024} MB"):
         assert figure in guide, figure
     assert ".hypothesis/" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_every_character_is_either_visible_or_refused_with_its_code() -> None:
+    """`visible_text` over every code point: what it accepts prints (odd spaces become plain ones;
+    tab, line breaks and the emoji joiners U+200C/U+200D stay); the rest is refused, naming it."""
+    from pydantic_core import PydanticCustomError
+
+    from bot.knowledge import schema
+
+    for code in range(0x110000):
+        char = chr(code)
+        try:
+            kept = schema.visible_text(f"a{char}b")
+        except PydanticCustomError as exc:
+            assert not char.isprintable() and char not in "\t\n\r\u200c\u200d", hex(code)
+            assert exc.context is not None and exc.context["code"] == f"{code:04X}"
+            continue
+        assert all(c.isprintable() or c in "\t\n\r\u200c\u200d" for c in kept), hex(code)
+    assert schema.visible_text("10\u00a0000 euro") == "10 000 euro"

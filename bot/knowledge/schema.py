@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
@@ -13,23 +14,41 @@ SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 # no single text needs more than about 30 pages.
 MAX_ID_CHARS = 120
 MAX_TEXT_CHARS = 100_000
-# Characters that do not show but change what a text says or how it is displayed: control
-# characters, bidirectional overrides (U+202E turns "txt.exe" around), zero-width spaces and
-# word joiners. U+200C/U+200D stay allowed: emoji sequences use them.
-_INVISIBLE = {0x200B, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x061C, 0x200E, 0x200F}
+# Characters that do not show but change what a text says or how it is displayed are refused: control
+# characters, bidirectional overrides (U+202E turns "txt.exe" around), zero-width spaces, word
+# joiners, and any other character Python does not call printable (unassigned, private use). Tab and
+# line breaks are fine, and so are U+200C/U+200D: emoji sequences use them.
+_ALLOWED_UNPRINTABLE = "\t\n\r\u200c\u200d"
+
+
+# Spaces other than the plain one (no-break, thin, ideographic...), as pasted from web pages and
+# PDFs: read as plain spaces.
+_ODD_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 
 
 def visible_text(value: str) -> str:
-    """`value` if it holds no invisible or control character (tab and newline are fine)."""
+    """`value` if every character is visible (tab and newline are fine; odd spaces become plain
+    ones); an error naming the first invisible, control, unassigned or private-use character."""
+    if _printable(value):  # nearly every text: one pass in C
+        return value
+    value = _ODD_SPACES.sub(" ", value)
     for position, char in enumerate(value, start=1):
-        code = ord(char)
-        if code in _INVISIBLE or (unicodedata.category(char) in ("Cc", "Cs") and char not in "\t\n\r"):
-            name = unicodedata.name(char, "control character")
+        if not (char in _ALLOWED_UNPRINTABLE or char.isprintable()):
+            code = ord(char)
+            name = unicodedata.name(char, "unassigned" if unicodedata.category(char) == "Cn" else "control character")
             raise PydanticCustomError(
                 "invisible_character",
                 "contains an invisible character (U+{code} {name}) at character {position}: delete it",
                 {"code": f"{code:04X}", "name": name, "position": position})
     return value
+
+
+def _printable(value: str) -> bool:
+    if value.isprintable():
+        return True
+    for char in _ALLOWED_UNPRINTABLE:
+        value = value.replace(char, "")
+    return value.isprintable()
 
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID_CHARS)]

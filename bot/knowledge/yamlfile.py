@@ -16,7 +16,7 @@ Location = tuple[str | int, ...]
 # under 20 KB; an official text of a few hundred pages is well under 5 MB.
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # Knowledge files nest at most four levels (a measure's amounts); 20 leaves room and stops a file
-# of ten thousand "[" before PyYAML's recursive composer overflows the stack.
+# of ten thousand "[" before PyYAML's recursive constructor (or Python's recursion limit) is reached.
 MAX_DEPTH = 20
 
 
@@ -78,33 +78,47 @@ def read_yaml(path: Path, shown_as: Path | None = None) -> tuple[YamlFile | None
     return parse_yaml(text, shown)
 
 
+# libyaml's C parser, when PyYAML was built with it: the 5,000-entry synthetic FAQ files (bench/) load
+# in about 1 s instead of 14 s, which was most of a rebuild. Without it, the pure-Python parser does it all.
+C_LOADER: type[Any] | None = getattr(yaml, "CSafeLoader", None) if getattr(yaml, "__with_libyaml__", False) else None
+
+# Text that libyaml and PyYAML's own parser read differently (found by comparing the two on generated
+# files, see tests/test_yaml_fast.py): a tab after a plain value ("a\tb", which PyYAML refuses), a
+# byte order mark past the first character, and the Unicode line breaks (NEL, LS, PS). A file with
+# any of them takes the pure-Python loader, so the result never depends on which parser is installed.
+_C_DIFFERS = ("\t", "\ufeff", "\x85", "\u2028", "\u2029")
+
+
 def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | None, list[Problem]]:
     """Parse YAML text that starts at line `first_line` of file `shown` (for front matter)."""
+    if C_LOADER is not None and not any(char in text for char in _C_DIFFERS):
+        parsed, problems = parse_with(C_LOADER, text, shown, first_line, c_parser=True)
+        # libyaml words its errors differently: a file with any problem (or with what the two parsers
+        # read differently, see _compose) is parsed again by the pure-Python loader, so every message
+        # and line is the one it gives. Such files are rare; a clean file is parsed once.
+        if parsed is not None and not problems:
+            return parsed, problems
+    return parse_with(yaml.SafeLoader, text, shown, first_line)
+
+
+def parse_with(loader_class: type[Any], text: str, shown: Path, first_line: int = 1,
+               c_parser: bool = False) -> tuple[YamlFile | None, list[Problem]]:
+    """Parse with one loader class (yaml.SafeLoader or C_LOADER): one pass over the events, checked
+    and composed into nodes, then built into Python values. With `c_parser`, what libyaml reads
+    differently from PyYAML's parser is refused as a problem (see _compose)."""
     offset = first_line - 1
     try:
         # The reader refuses control characters (NUL, ESC...) already when the loader is made.
-        loader = yaml.SafeLoader(text)
+        loader = loader_class(text)
     except yaml.reader.ReaderError as exc:
         return None, [_reader_problem(exc, text, shown, offset)]
+    except (ValueError, yaml.YAMLError):  # the C parser cannot take a str with lone surrogates
+        return None, [Problem(shown, first_line, "malformed YAML: the text cannot be read")]
     try:
-        # Aliases (*name) are refused before composing: a self-referencing one makes a cyclic
-        # structure, nested ones grow exponentially ("billion laughs"), and staff files have no use
-        # for either. Depth is checked here too: the event parser is iterative, the composer is not.
-        depth = 0
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
-                return None, [Problem(shown, event.start_mark.line + 1 + offset,
-                                      f"aliases (*{event.anchor}) are not supported in knowledge files: "
-                                      "write the value out")]
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return None, [Problem(shown, event.start_mark.line + 1 + offset,
-                                          f"nested more than {MAX_DEPTH} levels deep: knowledge files are "
-                                          "flat lists of fields")]
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        node = loader.get_single_node()
+        node, refused = _compose(loader, c_parser)
+        if refused is not None:
+            line, message = refused
+            return None, [Problem(shown, line + 1 + offset, message)]
         try:
             data = loader.construct_document(node) if node is not None else None
         except yaml.YAMLError:
@@ -122,6 +136,12 @@ def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | 
         return None, [Problem(shown, line + offset, f"malformed YAML: {what}")]
     except yaml.YAMLError as exc:
         return None, [Problem(shown, first_line, f"malformed YAML: {exc}")]
+    except (ValueError, OverflowError) as exc:
+        # PyYAML's own scanner lets a bare ValueError or OverflowError out for an escape naming no
+        # character ("\U00999999" in a double-quoted text); it stopped reading at the line of that text.
+        mark = loader.get_mark() if hasattr(loader, "get_mark") else None
+        line = mark.line + 1 if mark is not None else 1
+        return None, [Problem(shown, line + offset, f"malformed YAML: a quoted text cannot be read ({exc})")]
     finally:
         loader.dispose()
     lines: dict[Location, int] = {}
@@ -132,6 +152,101 @@ def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | 
         lines = {loc: line + offset for loc, line in lines.items()}
         problems = [Problem(p.path, p.line + offset, p.message) for p in problems]
     return YamlFile(shown, data, lines), problems
+
+
+def _compose(loader: Any, c_parser: bool = False) -> tuple[yaml.Node | None, tuple[int, str] | None]:
+    """The root node of the stream's first document, composed from the parser's events in one pass
+    (as PyYAML's Composer does, but without recursion), or a refusal: (0-based line, message).
+
+    Aliases (*name) are refused: a self-referencing one makes a cyclic structure, nested ones grow
+    exponentially ("billion laughs"), and staff files have no use for either. So is nesting deeper
+    than MAX_DEPTH: the constructor that builds values recurses. The whole stream is read before a
+    composer error (a second document, a duplicate anchor) is raised, so a syntax error, alias or
+    depth anywhere in the file is reported first, as the checks that read all events first did.
+
+    With `c_parser`, two things libyaml reads differently from PyYAML's parser are refused: an empty
+    plain value (libyaml places some, at the end of the text or in a flow collection, elsewhere, so
+    their line may differ) and a '?' in a plain value inside [...] or {...} (PyYAML refuses it)."""
+    deferred: yaml.composer.ComposerError | None = None
+    anchors: dict[str, yaml.Node] = {}
+    root: yaml.Node | None = None
+    open_nodes: list[list[Any]] = []  # [collection node, key node waiting for its value or None]
+    documents = 0
+    nesting: list[bool] = []  # for each collection the parser is inside: is it a flow one, [...] or {...}?
+    flow = 0
+    while True:
+        event = loader.get_event()
+        kind = type(event)
+        if kind is yaml.ScalarEvent or kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
+            if kind is not yaml.ScalarEvent:
+                nesting.append(bool(event.flow_style))
+                flow += nesting[-1]
+                if len(nesting) > MAX_DEPTH:
+                    return None, (event.start_mark.line, f"nested more than {MAX_DEPTH} levels deep: knowledge "
+                                                         "files are flat lists of fields")
+            if documents > 1:
+                continue  # only the first document is composed; the rest is read for the checks
+            tag = event.tag
+            if kind is yaml.ScalarEvent:
+                if c_parser and not event.style and (not event.value or (flow and "?" in event.value)):
+                    return None, (event.start_mark.line, "a value libyaml may read differently")
+                if tag is None or tag == "!":
+                    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                # libyaml marks a plain scalar's style '' where PyYAML says None.
+                node: yaml.Node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                                                  style=event.style or None)
+            else:
+                node_class = yaml.SequenceNode if kind is yaml.SequenceStartEvent else yaml.MappingNode
+                if tag is None or tag == "!":
+                    tag = loader.resolve(node_class, None, event.implicit)
+                node = node_class(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            anchor = event.anchor
+            if anchor is not None:
+                if anchor in anchors and deferred is None:
+                    deferred = yaml.composer.ComposerError(
+                        f"found duplicate anchor {anchor!r}; first occurrence", anchors[anchor].start_mark,
+                        "second occurrence", event.start_mark)
+                anchors[anchor] = node
+            if kind is not yaml.ScalarEvent:
+                open_nodes.append([node, None])
+                continue
+        elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+            flow -= nesting.pop()
+            if documents > 1:
+                continue
+            node = open_nodes.pop()[0]
+            node.end_mark = event.end_mark
+        elif kind is yaml.AliasEvent:
+            return None, (event.start_mark.line, f"aliases (*{event.anchor}) are not supported in knowledge "
+                                                 "files: write the value out")
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents == 2 and deferred is None and root is not None:
+                deferred = yaml.composer.ComposerError("expected a single document in the stream", root.start_mark,
+                                                       "but found another document", event.start_mark)
+            continue
+        elif kind is yaml.DocumentEndEvent:
+            anchors = {}
+            continue
+        elif kind is yaml.StreamEndEvent:
+            break
+        else:  # StreamStartEvent
+            continue
+        # A finished node (a scalar, or a collection just closed) goes into the collection around it.
+        if not open_nodes:
+            root = node
+            continue
+        parent = open_nodes[-1]
+        if type(parent[0]) is yaml.SequenceNode:
+            parent[0].value.append(node)
+        elif parent[1] is None:
+            parent[1] = node
+        else:
+            parent[0].value.append((parent[1], node))
+            parent[1] = None
+    if deferred is not None:
+        raise deferred
+    return root, None
 
 
 def _reader_problem(exc: yaml.reader.ReaderError, text: str, shown: Path, offset: int) -> Problem:
