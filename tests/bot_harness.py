@@ -4,6 +4,8 @@ gracefully, or kill it (no stop, no shutdown hooks: as if the process died)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
 import socket
 import threading
 import time
@@ -41,6 +43,27 @@ def bot_settings(tmp: Path, built: Settings | None, fake: FakeBotApi, **env: str
         "SPORTELLO_MEASURES__TODAY": TODAY,
     }
     return make_settings(tmp, **{**defaults, **env})
+
+
+def private_knowledge(target: Path, extra: dict[str, str] | None = None) -> Path:
+    """A copy of the shipped knowledge at `target`, for an index of a test's own (the shipped files
+    may change while the tests run, and /reload rightly refuses an index that no longer matches them),
+    without the question sets (a build then fits no calibration: quicker), plus `extra` files (path
+    inside the folder -> text)."""
+    from conftest import KNOWLEDGE
+
+    shutil.copytree(KNOWLEDGE, target, ignore=shutil.ignore_patterns("eval"))
+    for name, text in (extra or {}).items():
+        (target / name).write_text(text, encoding="utf-8")
+    return target
+
+
+def full_message(record: logging.LogRecord) -> str:
+    """A log record's message with its traceback, if any: all a log handler would write of it."""
+    text = record.getMessage()
+    if record.exc_info:
+        text += logging.Formatter().formatException(record.exc_info)
+    return text
 
 
 def free_port() -> int:
@@ -106,7 +129,13 @@ class RunningBot:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         await app.initialize()
-        await app.post_init(app)
+        try:
+            await app.post_init(app)
+        except BaseException:
+            # As run_polling does when the start-up fails: connections closed, the database too.
+            await app.shutdown()
+            await app.post_shutdown(app)
+            raise
         if self.mode == "webhook":
             port = free_port()
             self.webhook_url = f"http://127.0.0.1:{port}/sportello/hook"

@@ -20,7 +20,7 @@ from bot.search.embedding import Embedder
 from bot.search.retriever import Retriever
 
 import hypothesis_profiles  # noqa: F401 - registers the 'ci' (default) and 'long' profiles early
-from bot_harness import TOKEN
+from bot_harness import TOKEN, bot_settings
 from fake_bot_api import FakeBotApi
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,3 +130,10 @@ def fake(caplog: pytest.LogCaptureFixture) -> Iterator[FakeBotApi]:
     with FakeBotApi(TOKEN) as server:
         yield server
     assert not [r for r in caplog.records if TOKEN in r.getMessage()]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, built_settings: Settings, fake: FakeBotApi) -> Settings:
+    """Settings for a bot test: the session's index, a fresh database, the fake Bot API (a module's
+    own `fake` fixture, if it has one)."""
+    return bot_settings(tmp_path, built_settings, fake)

@@ -205,6 +205,16 @@ class FakeBotApi:
                 chat_type: str = "private", reply_to: int | None = None, edited: bool = False,
                 extra: dict | None = None) -> dict:
         """Push a user's message; commands get their bot_command entity, @mentions their mention entity."""
+        return self.push(self._message(text, user_id, lang, chat_id, chat_type, reply_to, edited, extra))
+
+    def update(self, text: str, user_id: int = 42, lang: str = "it") -> dict:
+        """A user's message as the update Telegram would send, not queued: for a test that posts it
+        to the webhook itself (with a wrong secret, say)."""
+        return {"update_id": next(self._update_ids), **self._message(text, user_id, lang)}
+
+    def _message(self, text: str | None = None, user_id: int = 42, lang: str = "it", chat_id: int | None = None,
+                 chat_type: str = "private", reply_to: int | None = None, edited: bool = False,
+                 extra: dict | None = None) -> dict:
         chat_id = chat_id if chat_id is not None else user_id
         chat = {"id": chat_id, "type": chat_type}
         if chat_type == "private":
@@ -231,7 +241,7 @@ class FakeBotApi:
         if edited:
             msg["edit_date"] = int(time.time())
         msg.update(extra or {})
-        return self.push({"edited_message" if edited else "message": msg})
+        return {"edited_message" if edited else "message": msg}
 
     def channel_post(self, text: str, chat_id: int = -100777) -> dict:
         post = {"message_id": next(self._user_message_ids), "date": int(time.time()), "text": text,

@@ -6,7 +6,6 @@ import faiss  # noqa: F401 - before torch
 
 import logging
 import re
-import shutil
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -18,8 +17,7 @@ from bot.telegram.texts import EN, IT
 from bot.search.retriever import Retriever
 from bot.storage import Logged, Storage
 from bot.telegram.services import services
-from conftest import KNOWLEDGE
-from bot_harness import ADMIN, PSEUDONYM_KEY, SECRET, TOKEN, RunningBot, bot_settings
+from bot_harness import ADMIN, PSEUDONYM_KEY, SECRET, TOKEN, RunningBot, bot_settings, full_message, private_knowledge
 from fake_bot_api import BOT_USERNAME, FakeBotApi
 
 QUESTION = "Ci sono aiuti per l'internazionalizzazione delle imprese?"
@@ -34,22 +32,10 @@ def fake(caplog: pytest.LogCaptureFixture):
     with FakeBotApi(TOKEN) as server:
         yield server
     records = caplog.get_records("setup") + caplog.get_records("call") + caplog.records
-    leaked = [r for r in records if TOKEN in _full(r)]
-    assert not leaked, f"the bot token appears in {len(leaked)} log lines, e.g. {_full(leaked[0])!r}"
+    leaked = [r for r in records if TOKEN in full_message(r)]
+    assert not leaked, f"the bot token appears in {len(leaked)} log lines, e.g. {full_message(leaked[0])!r}"
     # The check can fail: request URLs (which carry the token) were logged, redacted.
     assert any(r.name.startswith("httpx") and "<token>" in r.getMessage() for r in records)
-
-
-def _full(record: logging.LogRecord) -> str:
-    text = record.getMessage()
-    if record.exc_info:
-        text += logging.Formatter().formatException(record.exc_info)
-    return text
-
-
-@pytest.fixture
-def settings(tmp_path: Path, built_settings, fake: FakeBotApi):
-    return bot_settings(tmp_path, built_settings, fake)
 
 
 def _db(settings) -> Storage:
@@ -339,8 +325,7 @@ NEW_FAQ = """
 def own_index(tmp_path: Path, embedder, fake: FakeBotApi):
     """Settings and a retriever over a private copy of the knowledge (the shipped one may change
     while the tests run, and /reload rightly refuses an index that no longer matches it)."""
-    knowledge = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE, knowledge, ignore=shutil.ignore_patterns("eval"))
+    knowledge = private_knowledge(tmp_path / "knowledge")
     settings = bot_settings(tmp_path, None, fake, SPORTELLO_PATHS__KNOWLEDGE=str(knowledge),
                             SPORTELLO_PATHS__INDEX=str(tmp_path / "index"))
     search_index.build(settings, embedder)
@@ -417,7 +402,7 @@ def test_privacy_and_forget(fake, settings, retriever):
 
 # --- faults ---------------------------------------------------------------------------------------
 
-def test_every_question_gets_exactly_one_answer_under_429_and_5xx(fake, settings, retriever):
+def test_every_question_gets_exactly_one_answer_under_429_and_5xx(fake, settings, retriever, recwarn):
     fake.fail("sendMessage", status=429, retry_after=1, count=2)
     fake.fail("sendMessage", status=500, count=2)
     fake.fail("sendMessage", status=502, count=1)
@@ -438,12 +423,33 @@ def test_every_question_gets_exactly_one_answer_under_429_and_5xx(fake, settings
     failed = Counter(c.status for c in fake.calls if c.method == "sendMessage" and c.status != 200)
     assert failed == {429: 2, 500: 3, 502: 1}
     assert any(c.method == "getUpdates" and c.status == 502 for c in fake.calls)
+    # The 429s were read the way python-telegram-bot documents (timedelta): nothing deprecated was used.
+    assert not [str(w.message) for w in recwarn if "retry_after" in str(w.message)]
+
+
+def test_a_429_wait_is_read_as_a_timedelta_without_deprecation_warnings():
+    """python-telegram-bot 22 deprecates `RetryAfter.retry_after` as seconds (its own constructor
+    reads it, so every 429 warned); the bot opts in to the timedelta form, and the outbox reads that."""
+    import datetime as dt
+    import os
+    import warnings
+
+    from telegram.error import RetryAfter
+
+    from bot.telegram import app, outbox  # noqa: F401 - importing the bot's wiring opts in
+
+    assert os.environ.get("PTB_TIMEDELTA") == "true"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a deprecation warning would fail the test
+        too_many = RetryAfter(7)  # as PTB builds it from Telegram's {"retry_after": 7}
+        assert too_many.retry_after == dt.timedelta(seconds=7)
+        assert outbox.retry_seconds(too_many) == 7.0
+        assert outbox.retry_seconds(RetryAfter(dt.timedelta(milliseconds=1500))) == 1.5
 
 
 def test_webhook_refuses_updates_without_the_secret(fake, settings, retriever):
     with RunningBot(settings, retriever, "webhook"):
-        update = {"update_id": 999, "message": {"message_id": 1, "date": 1, "chat": {"id": 42, "type": "private"},
-                                                "from": fake.user(), "text": QUESTION}}
+        update = fake.update(QUESTION)
         assert fake.post_to_webhook(update, "wrong") == 403
         assert fake.post_to_webhook(update, None) == 403
         fake.message("/start")

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import faiss  # noqa: F401 - before torch
 
-
-import pytest
-
 from bot.storage import Storage
 from bot.telegram.texts import EN, IT
-from bot_harness import PSEUDONYM_KEY, RunningBot, bot_settings
+from bot_harness import PSEUDONYM_KEY, RunningBot
 
 VOUCHER = "Voucher 3I - Investire in innovazione"
 VOUCHER_URL = "https://www.mimit.gov.it/it/incentivi/voucher-3i-investire-in-innovazione"
 MARCHE = "Bando innovazione di prodotto sostenibile e digitale – Regione Marche"
 TRASFORMAZIONI = "Avviso Trasformazioni"
-
-
-@pytest.fixture
-def settings(tmp_path, built_settings, fake):
-    return bot_settings(tmp_path, built_settings, fake)
 
 
 def test_a_measure_is_answered_with_its_card_and_a_url_button(fake, settings, retriever):

@@ -148,3 +148,20 @@ def test_eval_command_on_a_broken_set_exits_1(
     assert main(["eval", str(bad)], env_for(built_settings)) == 1
     err = capsys.readouterr().err
     assert f"{bad}:2: malformed YAML" in err  # the parser notices at the end of the stream
+
+
+def test_no_faq_question_copies_a_held_back_question() -> None:
+    """Held-back sets measure questions the knowledge was not written from: a FAQ question or
+    phrasing equal to one of theirs (after normalising case, accents and punctuation) would make
+    them a tuning set. Four such phrasings were found and removed on 2026-11-26."""
+    from bot.knowledge.load import load_knowledge
+    from bot.search.analyzer import normalise
+
+    root = Path(__file__).resolve().parent.parent / "knowledge"
+    held = {normalise(i.question): i.where for i in load_items(sorted((root / "eval").glob("*holdout*.yaml")))}
+    assert len(held) >= 100
+    knowledge = load_knowledge(root)
+    copies = [(f"{entry.id}: {text}", held[normalise(text)])
+              for entry in knowledge.faqs + knowledge.drafts for text in [entry.question, *entry.phrasings]
+              if normalise(text) in held]
+    assert copies == []

@@ -16,7 +16,6 @@ import logging
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from bot.search import index as search_index
 from bot.search.retriever import Retriever
 from bot.telegram.services import services
 from bot.telegram.texts import IT
-from bot_harness import ADMIN, TOKEN, RunningBot, bot_settings, free_port
+from bot_harness import ADMIN, TOKEN, RunningBot, bot_settings, free_port, full_message, private_knowledge
 from conftest import KNOWLEDGE, REPO
 from fake_bot_api import BOT_USERNAME, FakeBotApi, Sent
 
@@ -56,26 +55,14 @@ def fake(logs: pytest.LogCaptureFixture):
     and no log line carries the token or a raw user id."""
     with FakeBotApi(TOKEN) as server:
         yield server
-    lines = [_full(r) for r in logs.records]
+    lines = [full_message(r) for r in logs.records]
     errors = [r for r in logs.records if r.levelno >= logging.ERROR]
-    assert not errors, f"{len(errors)} errors logged, e.g. {_full(errors[0])[:2000]}"
+    assert not errors, f"{len(errors)} errors logged, e.g. {full_message(errors[0])[:2000]}"
     assert not [c for c in server.calls if c.status == 400], "Telegram would have refused a call"
     assert not [m for m in server.sent() if m.text in (IT.error,)], "a user was told something went wrong"
     assert not [line for line in lines if TOKEN in line], "the bot token is in the log"
     raw = [line for line in lines if re.search(r"(?<!\d)731\d{6}(?!\d)", line)]  # USERS and FLOODER
     assert not raw, f"a raw user id is in the log: {raw[0][:500]}"
-
-
-def _full(record: logging.LogRecord) -> str:
-    text = record.getMessage()
-    if record.exc_info:
-        text += logging.Formatter().formatException(record.exc_info)
-    return text
-
-
-@pytest.fixture
-def settings(tmp_path: Path, built_settings, fake: FakeBotApi):
-    return bot_settings(tmp_path, built_settings, fake)
 
 
 def _exactly_one_reply_each(fake: FakeBotApi, chats: list[int], timeout: float = 120.0) -> dict[int, Sent]:
@@ -213,8 +200,7 @@ def test_tampered_callback_data_is_answered_once_without_error(fake, tmp_path, b
 
 
 def test_buttons_from_before_a_reload_still_work_or_say_they_expired(fake, tmp_path, embedder, logs):
-    knowledge = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE, knowledge, ignore=shutil.ignore_patterns("eval"))
+    knowledge = private_knowledge(tmp_path / "knowledge")
     settings = bot_settings(tmp_path, None, fake, SPORTELLO_PATHS__KNOWLEDGE=str(knowledge),
                             SPORTELLO_PATHS__INDEX=str(tmp_path / "index"),
                             SPORTELLO_TELEGRAM__ADMINS=str(ADMIN))
@@ -351,10 +337,7 @@ def test_webhook_of_sportello_run_refuses_requests_without_the_secret(fake, tmp_
         fake.wait(lambda: fake.webhook is not None or bot.poll() is not None, timeout=180, what="the webhook set")
         assert bot.poll() is None, bot.stdout.read() if bot.stdout else ""
         assert fake.webhook == {"url": url, "secret_token": "s3cret-of-the-hook"}
-        update = {"update_id": 77, "message": {"message_id": 1, "date": int(time.time()), "text": "/start",
-                                               "chat": {"id": USERS[0], "type": "private", "first_name": "A"},
-                                               "from": fake.user(USERS[0]),
-                                               "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        update = fake.update("/start", user_id=USERS[0])
 
         def post(secret: str | None, body: bytes | None = None) -> int:
             return fake.post_body_to_webhook(body or json.dumps(update).encode(), secret)
@@ -416,10 +399,8 @@ def hostile_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> tuple[P
     from conftest import make_settings
 
     tmp = tmp_path_factory.mktemp("hostile-index")
-    knowledge = tmp / "knowledge"
-    shutil.copytree(KNOWLEDGE, knowledge, ignore=shutil.ignore_patterns("eval"))
-    (knowledge / "measures" / "misura-ostile.yaml").write_text(HOSTILE_MEASURE, encoding="utf-8")
-    (knowledge / "faq" / "ostile.yaml").write_text(HOSTILE_FAQ, encoding="utf-8")
+    knowledge = private_knowledge(tmp / "knowledge", {"measures/misura-ostile.yaml": HOSTILE_MEASURE,
+                                                      "faq/ostile.yaml": HOSTILE_FAQ})
     settings = make_settings(tmp, knowledge)
     search_index.build(settings, embedder)
     return knowledge, settings.paths.index, Retriever.open(settings, embedder)

@@ -42,12 +42,13 @@ def full_scoring(r: Retriever, question: str, mode: Mode, today: dt.date, vector
     n = len(r.index.passages)
     if not analyzer.content_words(question):
         return Reference("decline", 0.0, [], [], [], [])
-    extra = r.synonyms.extra_terms(question)
+    words = r._bridged(question) if mode != "dense" else question  # an English question's Italian words
+    extra = r.synonyms.extra_terms(words)
     dense = np.zeros(n, dtype=np.float32)
     if mode != "lexical":
         dense = r.index.dense.scores(vector.reshape(1, -1), n)
     lexical = np.zeros(n, dtype=np.float32)
-    stems, coverage = r.index.lexical.query_tokens(question)
+    stems, coverage = r.index.lexical.query_tokens(words)
     if mode != "dense":
         lexical = r.index.lexical.scores(stems)
         extra_stems, _ = r.index.lexical.query_tokens(" ".join(extra))
@@ -61,7 +62,7 @@ def full_scoring(r: Retriever, question: str, mode: Mode, today: dt.date, vector
         return Reference("decline", 0.0, [], [], [], [])
     best = order[0]
     signals = {"dense": float(dense[best]), "lexical": float(lexical[best]), "coverage": coverage,
-               "local": r._local_coverage(question, best), "fused": float(fused[best])}
+               "local": r._local_coverage(words, best), "fused": float(fused[best])}
     confidence = r._confidence(signals, mode)
     ids = [r.index.passages[i].id for i in order]
     positive = next((n for n, i in enumerate(order) if fused[i] <= 0), len(order))

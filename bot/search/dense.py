@@ -4,9 +4,16 @@ Same verbs as the lexical index: build, save, load, scores; plus `top_k` (the be
 `passage_scores` (exact cosines of chosen passages), which do not grow with the knowledge the way
 `scores` does. The model itself lives in `embedding`.
 
-Up to `retrieval.approximate_above` vectors the index is exact (flat); above it, an inverted file
-(IVF): k-means cells, of which `nprobe` are searched per question. Its parameters are recorded in
-meta.json by the build and checked against the file when it is loaded.
+Up to `retrieval.approximate_above` vectors the index is exact (flat); above it, approximate, of the
+kind `retrieval.approximate` names: a graph (HNSW: each vector linked to its nearest, searched greedily
+with a queue of `ef_search`) or an inverted file (IVF: k-means cells, `nprobe` of them searched per
+question; the default, see bench/README.md for why). Its parameters are recorded in meta.json by the
+build and checked against the file when it is loaded.
+
+The vectors are not centred, though the model's all lie in a narrow cone: the HNSW graph links unit
+vectors by inner product, which orders neighbours as distance does and distance ignores a common
+shift; for IVF, cells from L2 k-means (shift-invariant) gave the same recall as the spherical
+k-means used here, and spherical k-means on centred vectors a lower one (bench/README.md).
 """
 
 from __future__ import annotations
@@ -15,12 +22,15 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import faiss  # before torch, everywhere: their OpenMP runtimes clash otherwise
 import numpy as np
 
 from bot.errors import IndexMismatch
+
+if TYPE_CHECKING:
+    from bot.config import RetrievalSettings
 
 INDEX_FILE = "dense.faiss"
 ROWS_FILE = "dense_rows.npy"
@@ -29,44 +39,90 @@ ROWS_FILE = "dense_rows.npy"
 TRAIN_PER_CELL = 64
 TRAIN_SEED = 20240601  # fixed: the same vectors always give the same cells
 TRAIN_ITERATIONS = 10  # k-means rounds: cells barely move after ten, and each round costs a pass
+# HNSW: the queue kept while linking a new vector (FAISS's default, 40). A longer one builds a
+# slightly better graph at a cost linear in it, and the build is the slow part on two cores.
+EF_CONSTRUCTION = 40
+
+Kind = Literal["flat", "ivf", "hnsw"]
 
 
 @dataclass(frozen=True)
 class DenseParams:
-    """How the dense index searches: exactly (flat) or in `nprobe` of `nlist` IVF cells."""
+    """How the dense index searches: exactly (flat), in `nprobe` of `nlist` IVF cells, or over an HNSW
+    graph of `m` links per vector with a search queue of `ef_search`."""
 
-    kind: Literal["flat", "ivf"] = "flat"
+    kind: Kind = "flat"
     nlist: int = 0
     nprobe: int = 0
+    m: int = 0
+    ef_search: int = 0
+    ef_construction: int = 0
 
     @classmethod
-    def choose(cls, vectors: int, approximate_above: int, nprobe: int) -> DenseParams:
-        """Exact up to `approximate_above` vectors; above it IVF with about 4·√n cells."""
+    def choose(cls, vectors: int, approximate_above: int, nprobe: int, approximate: Literal["ivf", "hnsw"] = "ivf",
+               m: int = 32, ef_search: int = 128) -> DenseParams:
+        """Exact up to `approximate_above` vectors; above it HNSW with `m` links, or IVF with about
+        4·√n cells."""
         if vectors <= approximate_above:
             return cls()
+        if approximate == "hnsw":
+            return cls("hnsw", m=m, ef_search=ef_search, ef_construction=EF_CONSTRUCTION)
         # 4·√n cells is FAISS's rule of thumb; at least 39 training vectors per cell keep k-means sound.
         nlist = max(1, min(int(4 * math.sqrt(vectors)), vectors // 39))
         return cls("ivf", nlist, min(nprobe, nlist))
 
+    @classmethod
+    def for_settings(cls, vectors: int, retrieval: RetrievalSettings) -> DenseParams:
+        """What `choose` gives for `vectors` vectors under the retrieval settings."""
+        return cls.choose(vectors, retrieval.approximate_above, retrieval.ivf_nprobe, retrieval.approximate,
+                          retrieval.hnsw_m, retrieval.hnsw_ef_search)
+
+    def layout(self) -> tuple[Any, ...]:
+        """What the file itself is (kind and build-time parameters); the search-time ones may differ."""
+        layouts = {"flat": ("flat",), "ivf": ("ivf", self.nlist), "hnsw": ("hnsw", self.m, self.ef_construction)}
+        return layouts[self.kind]
+
+    def searching(self, nprobe: int | None = None, ef_search: int | None = None) -> DenseParams:
+        """The same index searched with other search-time parameters (None: keep the recorded one)."""
+        if self.kind == "ivf" and nprobe is not None:
+            return DenseParams("ivf", self.nlist, min(nprobe, self.nlist))
+        if self.kind == "hnsw" and ef_search is not None:
+            return DenseParams("hnsw", m=self.m, ef_search=ef_search, ef_construction=self.ef_construction)
+        return self
+
     def describe(self) -> str:
         """In words, for messages."""
-        return "exact" if self.kind == "flat" else f"approximate (IVF, {self.nlist} cells)"
+        if self.kind == "ivf":
+            return f"approximate (IVF, {self.nlist} cells)"
+        if self.kind == "hnsw":
+            return f"approximate (HNSW, {self.m} links per vector)"
+        return "exact"
 
     def as_meta(self) -> dict[str, Any]:
         """The record kept in meta.json."""
-        if self.kind == "flat":
-            return {"kind": "flat", "metric": "inner_product"}
-        return {"kind": "ivf", "metric": "inner_product", "nlist": self.nlist, "nprobe": self.nprobe,
-                "train_per_cell": TRAIN_PER_CELL, "train_iterations": TRAIN_ITERATIONS}
+        if self.kind == "ivf":
+            return {"kind": "ivf", "metric": "inner_product", "nlist": self.nlist, "nprobe": self.nprobe,
+                    "train_per_cell": TRAIN_PER_CELL, "train_iterations": TRAIN_ITERATIONS}
+        if self.kind == "hnsw":
+            return {"kind": "hnsw", "metric": "inner_product", "m": self.m, "ef_construction": self.ef_construction,
+                    "ef_search": self.ef_search}
+        return {"kind": "flat", "metric": "inner_product"}
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any] | None) -> DenseParams:
         """Read the record back; an index from before the record existed is flat."""
         meta = meta or {"kind": "flat"}
-        if meta.get("kind") == "flat":
-            return cls()
-        if meta.get("kind") == "ivf":
-            return cls("ivf", int(meta["nlist"]), int(meta["nprobe"]))
+        try:
+            if meta.get("kind") == "flat":
+                return cls()
+            if meta.get("kind") == "ivf":
+                return cls("ivf", int(meta["nlist"]), int(meta["nprobe"]))
+            if meta.get("kind") == "hnsw":
+                return cls("hnsw", m=int(meta["m"]), ef_search=int(meta["ef_search"]),
+                           ef_construction=int(meta["ef_construction"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexMismatch(f"meta.json: the dense index record {meta!r} is incomplete or malformed ({exc!r}): "
+                                "run `sportello build`") from exc
         raise IndexMismatch(f"unknown dense index kind {meta.get('kind')!r} in meta.json: run `sportello build`")
 
 
@@ -82,6 +138,8 @@ class DenseIndex:
             # Exact cosines of chosen rows (passage_scores) read vectors back by row number.
             if self.index.direct_map.type == faiss.DirectMap.NoMap:
                 self.index.make_direct_map()
+        elif params.kind == "hnsw":
+            self.index.hnsw.efSearch = params.ef_search
         # Passage -> its rows, as one sorted array and offsets (no per-passage Python objects).
         self._order = np.argsort(self.rows, kind="stable").astype(np.int64)
         passages = int(self.rows.max()) + 1 if self.rows.size else 0
@@ -96,6 +154,11 @@ class DenseIndex:
         if params.kind == "flat":
             # Inner product on normalised vectors is cosine similarity; a flat index is exact.
             index: faiss.Index = faiss.IndexFlatIP(d)
+        elif params.kind == "hnsw":
+            # On unit vectors inner product orders neighbours as distance does, so the graph is the
+            # one an L2 graph would be, and search returns cosines directly.
+            index = faiss.IndexHNSWFlat(d, params.m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = params.ef_construction
         else:
             quantizer = faiss.IndexFlatIP(d)
             index = faiss.IndexIVFFlat(quantizer, d, params.nlist, faiss.METRIC_INNER_PRODUCT)
@@ -140,32 +203,39 @@ class DenseIndex:
         np.save(folder / ROWS_FILE, self.rows)
 
     @classmethod
-    def load(cls, folder: Path, params: DenseParams = DenseParams(), nprobe: int | None = None) -> DenseIndex:
-        """Read the index and check it is what meta.json says (`params`); `nprobe` overrides the
-        recorded number of cells searched (a search-time choice, not a property of the file)."""
+    def load(cls, folder: Path, params: DenseParams = DenseParams(), nprobe: int | None = None,
+             ef_search: int | None = None) -> DenseIndex:
+        """Read the index and check it is what meta.json says (`params`); `nprobe` (IVF) and
+        `ef_search` (HNSW) override the recorded search-time parameters (not properties of the file)."""
         index = faiss.read_index(str(folder / INDEX_FILE))
         rows = np.load(folder / ROWS_FILE)
         where = folder / INDEX_FILE
-        found = "ivf" if isinstance(index, faiss.IndexIVFFlat) else "flat" if isinstance(index, faiss.IndexFlat) else None
+        found = ("ivf" if isinstance(index, faiss.IndexIVFFlat) else "hnsw" if isinstance(index, faiss.IndexHNSWFlat)
+                 else "flat" if isinstance(index, faiss.IndexFlat) else None)
         if found != params.kind:
             raise IndexMismatch(f"{where} is a '{found or type(index).__name__}' index, meta.json records "
                                 f"'{params.kind}': run `sportello build`")
         if params.kind == "ivf" and index.nlist != params.nlist:
             raise IndexMismatch(f"{where} has {index.nlist} IVF cells, meta.json records {params.nlist}: "
                                 "run `sportello build`")
+        if params.kind == "hnsw" and (index.hnsw.nb_neighbors(1), index.hnsw.efConstruction) != (
+                params.m, params.ef_construction):
+            raise IndexMismatch(f"{where} is an HNSW graph of {index.hnsw.nb_neighbors(1)} links per vector built "
+                                f"with a queue of {index.hnsw.efConstruction}, meta.json records {params.m} and "
+                                f"{params.ef_construction}: run `sportello build`")
         if index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise IndexMismatch(f"{where} does not rank by inner product: run `sportello build`")
         if len(rows) != index.ntotal:
             raise IndexMismatch(f"{where} holds {index.ntotal} vectors, {folder / ROWS_FILE} maps {len(rows)}: "
                                 "run `sportello build`")
-        if params.kind == "ivf" and nprobe is not None:
-            params = DenseParams("ivf", params.nlist, min(nprobe, params.nlist))
-        return cls(index, rows, params)
+        return cls(index, rows, params.searching(nprobe, ef_search))
 
     def scores(self, vector: np.ndarray, passages: int) -> np.ndarray:
         """Cosine of one query vector (shape 1×d) with each of `passages` passages, its best row;
         -1 for a passage with no row (with IVF: also for one outside the cells searched)."""
-        sims, rows = self.index.search(_query(vector), self.size)
+        # An HNSW search can only reach its queue's length: score every row on the stored vectors.
+        index = faiss.downcast_index(self.index.storage) if self.params.kind == "hnsw" else self.index
+        sims, rows = index.search(_query(vector), self.size)
         found = rows[0] >= 0
         scores = np.full(passages, -1.0, dtype=np.float32)
         # Rows come sorted best first, so the first row seen for a passage is its best one.

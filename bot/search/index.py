@@ -31,10 +31,12 @@ from bot.knowledge import sentences
 from bot.knowledge.schema import Area
 from bot.measures.schema import Measure
 from bot.search import analyzer
+from bot.search import bridge
 from bot.search import embed_cache
 from bot.search import integrity
 from bot.search.dense import INDEX_FILE as DENSE_FILE, DenseIndex, DenseParams
 from bot.search.passages import Passage, passages
+from bot.search.bridge import WordBridge
 from bot.search.lexical import LexicalIndex
 
 logger = logging.getLogger(__name__)
@@ -62,7 +64,8 @@ class SearchIndex:
     dense: DenseIndex
     measures: dict[str, Measure]  # by id: measure hits carry their whole record (dates, regions...)
     lexical: LexicalIndex
-    warning: str | None = None  # set when serving the last good index while the knowledge is broken
+    bridge: WordBridge | None = None  # English questions' words to the knowledge's (bridge.py)
+    warning: str | None = None  # set when serving the last good index: the knowledge is broken, or not built
 
 
 Calibrate = Callable[["SearchIndex"], "dict[str, Any] | None"]
@@ -111,16 +114,19 @@ def _write_build(
             texts.append(t)
             rows.append(number)
     vectors = _encode_passages(settings, embedder, texts, progress)
-    params = DenseParams.choose(len(texts), settings.retrieval.approximate_above, settings.retrieval.ivf_nprobe)
+    params = DenseParams.for_settings(len(texts), settings.retrieval)
     dense = DenseIndex.build(vectors, rows, params)
     synonyms = knowledge.synonyms
     lexical = LexicalIndex.build(
         [p.lexical_text() for p in items],
         extra_words={w for group in synonyms for term in group for w in analyzer.content_words(term)},
     )
+    words = _bridge(settings, embedder, items)
     folder.mkdir(parents=True)
     dense.save(folder)
     lexical.save(folder / LEXICAL)
+    if words is not None:
+        words.save(folder)
     _write_json(folder / PASSAGES, [dataclasses.asdict(p) for p in items])
     _write_json(folder / KNOWLEDGE, {
         "areas": [a.model_dump() for a in knowledge.areas],
@@ -147,11 +153,12 @@ def _write_build(
         },
         "faiss_version": faiss.__version__,
         "dense": params.as_meta(),
+        "bridge": {"words": len(words)} if words is not None else None,
     }
     if calibrate is not None:
         fresh = SearchIndex(folder=folder, meta=meta, passages=items, areas=list(knowledge.areas),
                             synonyms=synonyms, dense=dense, measures={m.id: m for m in knowledge.measures},
-                            lexical=lexical)
+                            lexical=lexical, bridge=words)
         fitted = calibrate(fresh)
         if fitted is not None:
             meta["calibration"] = fitted
@@ -163,19 +170,40 @@ def _write_build(
 
 def _encode_passages(settings: Settings, embedder: Embedder, texts: list[str], progress: bool) -> Any:
     """Passage vectors, embedding only the texts the embedding cache beside the builds lacks."""
+    return _through_cache(settings, "texts", lambda cache: embed_cache.encode_passages(
+        embedder, texts, settings.embedding.passage_prompt, cache, progress))
+
+
+def _bridge(settings: Settings, embedder: Embedder, items: list[Passage]) -> WordBridge | None:
+    """The knowledge's words embedded as questions are (bridge.py), when the settings and the
+    backend call for a bridge; words already embedded by an earlier build come from the cache."""
+    retrieval = settings.retrieval
+    if not retrieval.bridge or bridge.min_cosine(settings.embedding.backend, retrieval.bridge_min_cosine) is None:
+        return None
+    words = bridge.vocabulary(p.lexical_text() for p in items)
+    if not words:
+        return None
+    vectors = _through_cache(settings, "words", lambda cache: embed_cache.encode_queries(
+        embedder, words, settings.embedding.query_prompt, cache))
+    return WordBridge(words, vectors)
+
+
+def _through_cache(settings: Settings, what: str,
+                   encode: Callable[[embed_cache.EmbeddingCache | None], tuple[Any, embed_cache.CacheStats]]) -> Any:
+    """`encode`'s vectors, given the embedding cache beside the builds (None when it is off or unusable)."""
     cache = None
     if settings.embedding.cache_mb > 0:
         cache = embed_cache.open_cache(embed_cache.default_path(settings.paths.index),
                                        settings.embedding.cache_mb * 1024 * 1024)
     try:
-        vectors, stats = embed_cache.encode_passages(embedder, texts, settings.embedding.passage_prompt, cache,
-                                                     progress)
+        vectors, stats = encode(cache)
         if cache is not None:
             cache.prune()
     finally:
         if cache is not None:
             cache.close()
-    logger.info("embedded %d of %d distinct texts (%d from the cache)", stats.embedded, stats.distinct, stats.reused)
+    logger.info("embedded %d of %d distinct %s (%d from the cache)", stats.embedded, stats.distinct, what,
+                stats.reused)
     return vectors
 
 
@@ -203,12 +231,16 @@ def read_meta(root: Path) -> dict[str, Any]:
     return json.loads((current_folder(root) / META).read_text(encoding="utf-8"))
 
 
-def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -> str | None:
+def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None,
+          serve_unbuilt: bool = False) -> str | None:
     """Refuse an index built with another format, model or knowledge.
 
-    One exception, on purpose: when the knowledge changed but no longer validates, the index is the
-    last good state, so it is served with a warning (returned) instead of being refused. A typo in a
-    file being edited must not take the bot down; a valid change must be built before it is served.
+    Exceptions, on purpose, where the index is the last good state and is served with a warning
+    (returned) instead of being refused: the knowledge changed but no longer validates (a typo in a
+    file being edited must not take the bot down); and, with `serve_unbuilt` (the bot's start-up),
+    the knowledge changed validly but was not built yet (a restart must not take the bot down either:
+    it serves the last build, as a running bot keeps doing). Elsewhere (`sportello ask`,
+    `/reload`) a valid change must be built before it is served.
     """
     if meta.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(
@@ -239,12 +271,12 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
             f"for {settings.retrieval.chunk_chars} (retrieval.chunk_chars): run `sportello build`"
         )
     built = DenseParams.from_meta(meta.get("dense"))
-    wanted = DenseParams.choose(int(meta.get("counts", {}).get("vectors", 0)), settings.retrieval.approximate_above,
-                                settings.retrieval.ivf_nprobe)
-    if (built.kind, built.nlist) != (wanted.kind, wanted.nlist):
+    wanted = DenseParams.for_settings(int(meta.get("counts", {}).get("vectors", 0)), settings.retrieval)
+    if built.layout() != wanted.layout():
         raise IndexMismatch(
-            f"the index's dense search is {built.describe()}, the settings ask for {wanted.describe()} "
-            "(retrieval.approximate_above): run `sportello build`"
+            f"{settings.paths.index / CURRENT / DENSE_FILE} is {built.describe()}, the settings ask for "
+            f"{wanted.describe()} (retrieval.approximate_above, retrieval.approximate, retrieval.hnsw_m): "
+            "run `sportello build`"
         )
     if meta.get("sentence_splitter") != sentences.fingerprint():
         raise IndexMismatch(
@@ -266,6 +298,12 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
                 f"the knowledge files in {knowledge} have {count} problem{'s' if count != 1 else ''} "
                 f"(run `sportello validate`): serving the last good index, built {meta.get('built_at')}"
             )
+        if serve_unbuilt:
+            return (
+                f"the knowledge files in {knowledge} changed since the index in use was built "
+                f"({meta.get('built_at')}): serving that index, without the changes. Run `sportello build`, "
+                "then /reload (or restart), to serve them"
+            )
         raise IndexMismatch(
             f"the index was built from other knowledge: the files in {knowledge} changed "
             "since. Run `sportello validate`, then `sportello build`"
@@ -273,27 +311,34 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None) -
     return None
 
 
-def load(settings: Settings, embedder: Embedder | None) -> SearchIndex:
+def load(settings: Settings, embedder: Embedder | None, serve_unbuilt: bool = False) -> SearchIndex:
     """Load the index in use, after checking it matches the settings, model and knowledge, and that
-    its files are the ones its build wrote (a damaged or mixed-up folder is refused, naming the file)."""
+    its files are the ones its build wrote (a damaged or mixed-up folder is refused, naming the file,
+    whatever `serve_unbuilt` says: see `check`)."""
     folder = current_folder(settings.paths.index)
     meta = integrity.read(folder / META, _read_json)
     if not isinstance(meta, dict):
         raise IndexMismatch(f"{folder / META} is not an index record: run `sportello build`")
-    warning = check(meta, settings, embedder)  # reported by the caller (CLI message, bot log)
+    warning = check(meta, settings, embedder, serve_unbuilt)  # reported by the caller (CLI message, bot log)
     integrity.verify_files(folder, meta)
     # Any file that still cannot be parsed (an index from before the digests) is named, not a traceback.
     items = integrity.read(folder / PASSAGES, _read_passages)
     areas, synonyms = integrity.read(folder / KNOWLEDGE, _read_knowledge)
     dense = integrity.read(folder / DENSE_FILE, lambda _: DenseIndex.load(
-        folder, DenseParams.from_meta(meta.get("dense")), settings.retrieval.ivf_nprobe))
+        folder, DenseParams.from_meta(meta.get("dense")), settings.retrieval.ivf_nprobe,
+        settings.retrieval.hnsw_ef_search))
     measures = integrity.read(folder / MEASURES, _read_measures)
     lexical = integrity.read(folder / LEXICAL, LexicalIndex.load)
+    words = integrity.read(folder / bridge.FILE, WordBridge.load) if meta.get("bridge") else None
+    if words is not None and (len(words) != meta["bridge"].get("words") or words.vectors.shape[1] != dense.dimension):
+        raise IndexMismatch(f"{folder / bridge.FILE} holds {len(words)} words of dimension {words.vectors.shape[1]}, "
+                            f"meta.json records {meta['bridge'].get('words')} and the vectors {dense.dimension}: "
+                            "run `sportello build`")
     integrity.verify_parts(folder, meta, passages=len(items), vectors=dense.size, dimension=dense.dimension,
                            rows=dense.rows, lexical_documents=int(lexical.bm25.scores.get("num_docs", -1)),
                            measures=len(measures))
     return SearchIndex(folder=folder, meta=meta, passages=items, areas=areas, synonyms=synonyms, dense=dense,
-                       measures=measures, lexical=lexical, warning=warning)
+                       measures=measures, lexical=lexical, bridge=words, warning=warning)
 
 
 def _read_passages(path: Path) -> list[Passage]:

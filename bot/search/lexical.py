@@ -29,6 +29,17 @@ class LexicalIndex:
         self.known_stems = self.stems | {s for w in words for s in analyzer.stems(w)}
         # Typo correction against the whole vocabulary, fast at any size (see analyzer.Speller).
         self.speller = analyzer.Speller(words)
+        # A query word's stem and whether the knowledge knows it in either language: the same few
+        # thousand words come back in every question (bounded: questions bring new words forever).
+        self._word_info: dict[str, tuple[str, bool]] = {}
+        # The last question corrected and its words: a search asks twice (query words, then the best
+        # passage's coverage of them). One entry, replaced whole, so threads never see half of it.
+        self._last_corrected: tuple[str, tuple[str, ...]] = ("", ())
+        # bm25s keeps every passage's score per term as a sparse column (CSC): read directly, the
+        # columns of the query terms are summed into one array the way bm25s does (see `scores`).
+        self._csc = (bm25.scores["data"], bm25.scores["indices"], bm25.scores["indptr"]) \
+            if (bm25.scores and getattr(bm25, "nonoccurrence_array", None) is None
+                and np.dtype(bm25.dtype) == np.float32 and bm25.scores["data"].dtype == np.float32) else None
 
     @classmethod
     def build(cls, documents: list[str], extra_words: set[str] = frozenset()) -> LexicalIndex:
@@ -56,21 +67,58 @@ class LexicalIndex:
         fixed = self.corrected(question)
         if not fixed:
             return [], 0.0
-        stems = [analyzer.stem(w) for w in fixed]
-        known = sum(bool(analyzer.stems(w) & self.known_stems) for w in fixed)
-        return [s for s in stems if s in self.stems], known / len(fixed)
+        info = [self._info(w) for w in fixed]
+        known = sum(k for _, k in info)
+        return [s for s, _ in info if s in self.stems], known / len(fixed)
+
+    def _info(self, word: str) -> tuple[str, bool]:
+        """A query word's Italian stem, and whether a stem of it in either language is known."""
+        found = self._word_info.get(word)
+        if found is None:
+            found = (analyzer.stem(word), bool(analyzer.stems(word) & self.known_stems))
+            if len(self._word_info) < 100_000:
+                self._word_info[word] = found
+        return found
 
     def corrected(self, question: str) -> list[str]:
         """The question's content words, each unknown one corrected to the closest known word."""
-        words = analyzer.content_words(question)
-        return self.speller.correct(words) if words else []
+        last, words = self._last_corrected
+        if question == last and question:
+            return list(words)
+        found = analyzer.content_words(question)
+        fixed = self.speller.correct(found) if found else []
+        self._last_corrected = (question, tuple(fixed))
+        return fixed
 
     def scores(self, stems: list[str]) -> np.ndarray:
         """BM25 score of every passage for already-processed query stems (zeros if none)."""
         n = int(self.bm25.scores["num_docs"])
         if not stems:
             return np.zeros(n, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(stems), dtype=np.float32)
+        if self._csc is None:
+            return np.asarray(self.bm25.get_scores(stems), dtype=np.float32)
+        data, indices, indptr = self._csc
+        out = np.zeros(n, dtype=np.float32)
+        vocab = self.bm25.vocab_dict
+        # Term by term, in query order, as bm25s's np.add.at does: the same float32 sums, bit for bit
+        # (a passage appears once in a term's column, so plain indexed addition is that add).
+        for term in stems:
+            t = vocab.get(term)
+            if t is not None:
+                start, end = indptr[t], indptr[t + 1]
+                out[indices[start:end]] += data[start:end]
+        return out
+
+    def weighted_scores(self, stems: list[str], extra_stems: list[str], extra_weight: float) -> np.ndarray:
+        """`scores(stems) + extra_weight * scores(extra_stems)`: float32, the same values bit for bit."""
+        scores = self.scores(stems)
+        if not extra_stems:
+            return scores
+        extra = self.scores(extra_stems)
+        # BM25 is above 0 wherever a term occurs; elsewhere adding w × 0 leaves the score as it is.
+        touched = np.flatnonzero(extra)
+        scores[touched] = scores[touched] + np.float32(extra_weight) * extra[touched]
+        return scores
 
     def top_k(self, stems: list[str], k: int, extra_stems: list[str] | tuple[str, ...] = (), extra_weight: float = 0.0
               ) -> tuple[np.ndarray, np.ndarray]:

@@ -56,7 +56,10 @@ def criteria(question: str, today: dt.date, closing_days: int, profile: Profile 
 
 class Names:
     """Recognises a question that names a measure: most words of its title, or a pair of adjacent
-    title words at least one of which belongs to that title alone ("Voucher 3I", "Terre Tagliamento")."""
+    title words at least one of which belongs to that title alone ("Voucher 3I", "Terre Tagliamento").
+
+    Titles are indexed by stem and by adjacent pair, so finding the measures a question names costs
+    a few look-ups per question word, not a pass over every measure."""
 
     def __init__(self, measures: Sequence[Measure]):
         self._titles = {m.id: [analyzer.stem(w) for w in analyzer.content_words(m.title)] for m in measures}
@@ -65,18 +68,30 @@ class Names:
             for s in set(stems):
                 count[s] = count.get(s, 0) + 1
         self._own = {mid: {s for s in stems if count[s] == 1} for mid, stems in self._titles.items()}
+        self._by_stem: dict[str, list[str]] = {}
+        self._by_pair: dict[tuple[str, str], list[str]] = {}
+        for mid, stems in self._titles.items():
+            for s in set(stems):
+                self._by_stem.setdefault(s, []).append(mid)
+            for pair in dict.fromkeys(zip(stems, stems[1:])):
+                if pair[0] in self._own[mid] or pair[1] in self._own[mid]:
+                    self._by_pair.setdefault(pair, []).append(mid)
 
     def named(self, measure_id: str, question: str) -> bool:
-        title = self._titles.get(measure_id, [])
-        if not title:
-            return False
+        """True when `question` names the measure `measure_id`."""
+        return measure_id in self.named_in(question)
+
+    def named_in(self, question: str) -> set[str]:
+        """The ids of every measure `question` names."""
         asked = [analyzer.stem(w) for w in analyzer.content_words(question)]
-        present = set(asked) & set(title)
-        if len(present) >= 2 and len(present) / len(set(title)) >= 0.5:
-            return True
-        own = self._own[measure_id]
-        title_pairs = set(zip(title, title[1:]))
-        return any(pair in title_pairs and (pair[0] in own or pair[1] in own) for pair in zip(asked, asked[1:]))
+        shared: dict[str, int] = {}
+        for s in set(asked):
+            for mid in self._by_stem.get(s, ()):
+                shared[mid] = shared.get(mid, 0) + 1
+        found = {mid for mid, n in shared.items() if n >= 2 and n / len(set(self._titles[mid])) >= 0.5}
+        for pair in zip(asked, asked[1:]):
+            found.update(self._by_pair.get(pair, ()))
+        return found
 
 
 def offer(
@@ -89,19 +104,47 @@ def offer(
 ) -> list[int]:
     """The candidates (passage numbers, best first) that may be shown; passages that are not
     measures pass through untouched."""
+    found = sift(candidates, measure_of, fused, question, wanted, names)
+    named = set(found.named)
+    return found.named + [i for i in found.kept if i not in named]
+
+
+@dataclass(frozen=True)
+class Sifted:
+    """What `sift` decided: the candidates kept (best first, named ones included), the named ones
+    (they go first), and the kept ones that are closed measures."""
+
+    kept: list[int]
+    named: list[int]
+    closed: set[int]
+
+
+def sift(
+    candidates: list[int],
+    measure_of: dict[int, Measure],
+    fused: Sequence[float] | dict[int, float],
+    question: str,
+    wanted: Criteria,
+    names: Names,
+) -> Sifted:
+    """The offer rules applied to `candidates` (passage numbers, best first): `offer` is its kept
+    candidates with the named ones moved first. `fused` is read for measures only."""
     where = dataclasses.replace(wanted.filters, want_open=False, closing_within_days=None)
     kept: list[int] = []
     closed: set[int] = set()
-    named: set[int] = set()
+    named: list[int] = []
     states: dict[int, Status] = {}
+    asked: set[str] | None = None
     for i in candidates:
         measure = measure_of.get(i)
         if measure is None:
             kept.append(i)
             continue
         state = states[i] = status(measure, wanted.today, wanted.closing_days)
-        if names.named(measure.id, question):
-            named.add(i)
+        if asked is None:
+            asked = names.named_in(question)  # once per question, and only when a measure is met
+        if measure.id in asked:
+            named.append(i)
         else:
             if not matches(measure, where):
                 continue
@@ -113,8 +156,10 @@ def offer(
                 closed.add(i)
         kept.append(i)
     best_available = max((fused[i] for i in kept if i in states and is_available(states[i])), default=0.0)
-    kept = [i for i in kept if not (i in closed and best_available >= CLOSED_GIVES_WAY * fused[i])]
-    return [i for i in kept if i in named] + [i for i in kept if i not in named]
+    gone = {i for i in closed if best_available >= CLOSED_GIVES_WAY * fused[i]}
+    if gone:
+        kept = [i for i in kept if i not in gone]
+    return Sifted(kept, named, closed - gone)
 
 
 def closing_soon(measures: Sequence[Measure], wanted: Criteria) -> list[Measure]:

@@ -16,9 +16,10 @@ from bot.measures.status import status as measure_status
 from bot.measures.eligibility import Profile
 from bot.measures.schema import Measure
 from bot.search import offer
+from bot.search.bridge import min_cosine as bridge_min_cosine
+from bot.search.candidates import EXACT_HEAD, Candidates, Ranked
 from bot.search.embedding import Embedder
 from bot.search.index import SearchIndex, load
-from bot.search.lexical import top_k as lexical_top_k
 from bot.knowledge.schema import Area
 from bot.search.passages import Passage
 
@@ -27,9 +28,6 @@ logger = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "lexical"]
 Decision = Literal["answer", "suggest", "decline"]
 MAX_QUESTION_CHARS = 1000  # longer messages are cut: nobody asks one question in a page of text
-# The head of a ranking that search guarantees equal to a full scoring of every passage: more than
-# the answers, related and suggested questions it shows, and the first 10 that `sportello eval` reads.
-EXACT_HEAD = 20
 
 
 def clean_question(question: str) -> str:
@@ -119,20 +117,6 @@ class SearchResult:
         }
 
 
-@dataclass(frozen=True)
-class _Ranked:
-    """The candidates of one search: arrays over the candidates (ascending passage numbers), and the
-    ranking as positions into them."""
-
-    ids: np.ndarray       # passage numbers
-    dense: np.ndarray     # cosine (best row)
-    lexical: np.ndarray   # BM25 (with synonyms)
-    fused: np.ndarray
-    order: list[int]      # positions, best first, after dedupe and the offer rules
-    exact: int            # how many of `order`, from the first, a full scoring would rank the same
-    bound: float          # no passage outside the candidates fuses higher than this
-
-
 class Retriever:
     """Hybrid search (FAISS + BM25) over a loaded index."""
 
@@ -145,12 +129,22 @@ class Retriever:
         self._passage_stems: dict[int, frozenset[str]] = {}
         self._synonym_stems = [(analyzer.normalise(term), [frozenset(analyzer.stems(w)) for w in
                                 analyzer.content_words(term)]) for group in index.synonyms for term in group]
+        # Synonym terms by a stem of their first word: a passage can hold a term whole only if it
+        # holds that word, so the check below looks at those terms only, not at every term.
+        self._synonym_first: dict[str, list[int]] = {}
+        for number, (_, parts) in enumerate(self._synonym_stems):
+            for s in parts[0] if parts else ():
+                self._synonym_first.setdefault(s, []).append(number)
         self._synonym_groups = [(set(terms), group_words(terms)) for terms in
                                 ([analyzer.normalise(t) for t in group] for group in index.synonyms)]
         self.synonyms = analyzer.Synonyms(index.synonyms)
         self._measure_of = {n: index.measures[p.measure_id] for n, p in enumerate(index.passages)
                             if p.measure_id is not None and p.measure_id in index.measures}
         self._names = offer.Names(list(index.measures.values()))
+        self._candidates = Candidates(index, self._measure_of, self._names)
+        backend = (index.meta.get("model") or {}).get("backend", "")
+        self._bridge_cosine = (bridge_min_cosine(backend, self.settings.bridge_min_cosine)
+                               if self.settings.bridge else None)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Retriever:
@@ -193,11 +187,14 @@ class Retriever:
         n = len(self.index.passages)
         if not analyzer.content_words(question) or n == 0:
             return SearchResult(question, "decline", 0.0, [], today=today)
+        # An English question's words the knowledge lacks are searched as the knowledge's own
+        # (bridge.py): for BM25 and the word-overlap signals only; dense search reads the question.
+        words = self._bridged(question) if mode != "dense" else question
         # Synonyms feed the lexical side only: appended to the embedded question they measured worse.
-        stems, coverage = self.index.lexical.query_tokens(question)
+        stems, coverage = self.index.lexical.query_tokens(words)
         extra_stems: list[str] = []
         if mode != "dense":
-            extra, _ = self.index.lexical.query_tokens(" ".join(self.synonyms.extra_terms(question)))
+            extra, _ = self.index.lexical.query_tokens(" ".join(self.synonyms.extra_terms(words)))
             extra_stems = [s for s in extra if s not in stems]
         if mode != "lexical" and vector is None:
             assert self.embedder is not None, "dense search needs the embedding model"
@@ -212,7 +209,7 @@ class Retriever:
             "dense": float(dense[best]),
             "lexical": float(lexical[best]),
             "coverage": coverage,
-            "local": self._local_coverage(question, int(ranked.ids[best])),
+            "local": self._local_coverage(words, int(ranked.ids[best])),
             "fused": float(fused[best]),
         }
         confidence = self._confidence(signals, mode)
@@ -251,100 +248,16 @@ class Retriever:
         return SearchResult(question, "answer", 1.0, hits, ranking=hits, signals=signals, today=wanted.today)
 
     def _ranked(self, question: str, mode: Mode, wanted: offer.Criteria, vector: np.ndarray | None,
-                stems: list[str], extra_stems: list[str]) -> _Ranked:
-        """The candidates' ranking, widened until its head is certain to be that of a full scoring.
-
-        Candidates are the `search_depth` best passages by cosine and by BM25. A passage outside
-        both lists scores no higher on either side than the last one in each list, so no higher
-        than that pair fused (`_fuse` grows with each side): every candidate fused above that bound
-        is where a full scoring would put it. Should fewer than EXACT_HEAD of the ranking shown be
-        above it, a list is made four times longer (BM25's first) and the ranking made again."""
-        n = len(self.index.passages)
+                stems: list[str], extra_stems: list[str]) -> Ranked:
+        """The candidates' ranking, its head certain to be that of a full scoring (see `candidates`)."""
         lexical: np.ndarray | None = None
         if mode != "dense":
             # BM25 of every passage costs a pass over the query words' postings, not the passages.
-            lexical = self.index.lexical.scores(stems)
-            if extra_stems:
-                # Synonyms widen the net but weigh less than the words the user actually wrote.
-                lexical = lexical + self.settings.synonym_weight * self.index.lexical.scores(extra_stems)
-        depth = self.settings.search_depth
-        if mode == "hybrid" and self.settings.fusion == "rrf":
-            depth = max(depth, self.settings.candidates)  # RRF counts that many of each ranking
-        k_dense = k_lexical = min(n, depth)
-        dense_top = lexical_top = None
-        while True:
-            if mode != "lexical" and (dense_top is None or len(dense_top[0]) < k_dense):
-                dense_top = self.index.dense.top_k(np.asarray(vector, dtype=np.float32), k_dense)
-            if lexical is not None and (lexical_top is None or len(lexical_top[0]) < k_lexical):
-                lexical_top = lexical_top_k(lexical, k_lexical)
-            # A list shorter than asked holds every passage it can (BM25: every one scoring above 0;
-            # IVF: every one in the cells searched, the others score -1 as in a full search).
-            dense_whole = dense_top is None or len(dense_top[0]) < k_dense or k_dense >= n
-            lexical_whole = lexical_top is None or len(lexical_top[0]) < k_lexical or k_lexical >= n
-            # What a passage outside both lists can score at most on each side; None: there is none.
-            outside: tuple[float, float] | None = (
-                -1.0 if dense_whole else float(dense_top[1][-1]),  # type: ignore[index]
-                0.0 if lexical_whole else float(lexical_top[1][-1]),  # type: ignore[index]
-            )
-            if dense_top is not None and len(dense_top[0]) >= n:
-                outside = None
-            ranked = self._rank_candidates(question, mode, wanted, vector, lexical, dense_top, lexical_top, outside)
-            # bound <= 0: nothing outside the candidates can join the ranking.
-            if ranked.bound <= 0 or ranked.exact >= EXACT_HEAD:
-                return ranked
-            # BM25's list is cheap to lengthen (every score is at hand); FAISS's needs a new search.
-            if not lexical_whole:
-                k_lexical = min(n, 4 * k_lexical)
-            elif not dense_whole:
-                k_dense = min(n, 4 * k_dense)
-            else:
-                return ranked
+            # Synonyms widen the net but weigh less than the words the user actually wrote.
+            lexical = self.index.lexical.weighted_scores(stems, extra_stems, self.settings.synonym_weight)
+        return self._candidates.rank(question, mode, wanted, vector, lexical, self.settings, self._fuse)
 
-    def _rank_candidates(self, question: str, mode: Mode, wanted: offer.Criteria, vector: np.ndarray | None,
-                         lexical_all: np.ndarray | None, dense_top: tuple[np.ndarray, np.ndarray] | None,
-                         lexical_top: tuple[np.ndarray, np.ndarray] | None,
-                         outside: tuple[float, float] | None) -> _Ranked:
-        """Fuse, order, dedupe and offer the union of the best by cosine and by BM25. `outside`: the
-        highest cosine and BM25 a passage in neither list can have (None: every passage is in one)."""
-        empty_ids = np.empty(0, dtype=np.int64)
-        empty = np.empty(0, dtype=np.float32)
-        d_ids, d_cos = dense_top if dense_top is not None else (empty_ids, empty)
-        l_ids, l_vals = lexical_top if lexical_top is not None else (empty_ids, empty)
-        # Ascending passage numbers, so ties in the stable sort below fall as in a full scoring.
-        ids = np.union1d(d_ids, l_ids).astype(np.int64)
-        if ids.size == 0:  # no passage shares a word with a lexical-only question
-            return _Ranked(ids, empty, empty, empty.astype(np.float64), [], 0, -np.inf)
-        zeros = np.zeros(len(ids), dtype=np.float32)
-        dense = self._dense_scores(vector, ids, d_ids, d_cos) if mode != "lexical" else zeros
-        lexical = lexical_all[ids] if lexical_all is not None else zeros
-        fused = self._fuse(dense, lexical, mode)
-
-        bound = -np.inf
-        if outside is not None:
-            if mode == "hybrid" and self.settings.fusion == "rrf":
-                bound = 0.0  # both lists ≥ rrf candidates: a passage outside them gets no RRF points
-            else:
-                d_bound = outside[0] if mode != "lexical" else 0.0
-                l_bound = outside[1] if mode != "dense" else 0.0
-                bound = float(self._fuse(np.append(dense, np.float32(d_bound)),
-                                         np.append(lexical, np.float32(l_bound)), mode)[-1])
-
-        # Only passages that fuse above 0 are ranked: in dense mode the others (below the model's
-        # floor) all tie at 0, in no meaningful order. Below the bound nothing is shown, but the
-        # offer rules look a little further (a closed measure gives way to a close available one).
-        cut = max(0.0, bound * offer.CLOSED_GIVES_WAY)
-        positions = np.flatnonzero(fused > cut)
-        positions = positions[np.argsort(-fused[positions], kind="stable")]
-        order = self._dedupe(ids[positions].tolist())
-        fused_of = dict(zip(order, fused[np.searchsorted(ids, order)].tolist())) if order else {}
-        order = offer.offer(order, self._measure_of, fused_of, question, wanted, self._names)  # type: ignore[arg-type]
-        order_positions = np.searchsorted(ids, order).tolist() if order else []
-        exact = 0
-        while exact < len(order_positions) and fused[order_positions[exact]] > bound:
-            exact += 1
-        return _Ranked(ids, dense, lexical, fused, order_positions, exact, bound)
-
-    def _shown(self, ranked: _Ranked) -> list[int]:
+    def _shown(self, ranked: Ranked) -> list[int]:
         """The part of the ranking a result carries: its first EXACT_HEAD, then FAQ entries further
         down until there are enough for the answers plus related or suggested questions."""
         certain = ranked.order[: ranked.exact]
@@ -359,17 +272,6 @@ class Retriever:
                 keep.append(i)
                 faqs += 1
         return keep
-
-    def _dense_scores(self, vector: np.ndarray | None, ids: np.ndarray, found: np.ndarray,
-                      cosines: np.ndarray) -> np.ndarray:
-        """Cosine of the question with each candidate `ids` (a FAQ scores its best phrasing): FAISS's
-        own figure for those its top-k `found`, an exact one read from the index for the others."""
-        out = np.full(len(ids), np.nan, dtype=np.float32)
-        out[np.searchsorted(ids, found)] = cosines
-        missing = np.isnan(out)
-        if missing.any():
-            out[missing] = self.index.dense.passage_scores(np.asarray(vector, dtype=np.float32), ids[missing])
-        return out
 
     def _fuse(self, dense: np.ndarray, lexical: np.ndarray, mode: Mode) -> np.ndarray:
         """One ranking score per passage from the dense and lexical scores."""
@@ -408,6 +310,13 @@ class Retriever:
                 out.append(i)
         return out
 
+    def _bridged(self, question: str) -> str:
+        """The question in the knowledge's words when it is English (see bridge.py), else itself."""
+        bridge = self.index.bridge
+        if bridge is None or self.embedder is None or self._bridge_cosine is None:
+            return question
+        return bridge.rewrite(question, self.index.lexical.stems, self.embedder, self._bridge_cosine)
+
     def _local_coverage(self, question: str, passage: int) -> float:
         """Share of the question's words that the best passage itself contains (as a stem in either
         language, or through a synonym group one of whose terms it contains whole). Unlike coverage
@@ -420,7 +329,8 @@ class Retriever:
             text = self.index.passages[passage].lexical_text()
             stems = frozenset(s for w in analyzer.content_words(text) for s in analyzer.stems(w))
             self._passage_stems[passage] = stems
-        present = {term for term, parts in self._synonym_stems if parts and all(p & stems for p in parts)}
+        maybe = {n for s in self._synonym_first.keys() & stems for n in self._synonym_first[s]}
+        present = {self._synonym_stems[n][0] for n in maybe if all(p & stems for p in self._synonym_stems[n][1])}
         found = 0
         for word in words:
             if analyzer.stems(word) & stems:

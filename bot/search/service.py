@@ -63,8 +63,10 @@ def calibrator(settings: Settings, embedder: Embedder) -> Callable[[SearchIndex]
         # The tuning questions rarely change: their vectors come from the embedding cache (one model
         # call for those it lacks), so a rebuild after a small edit does not embed them all again.
         cache = (embed_cache.default_path(settings.paths.index) if settings.embedding.cache_mb > 0 else None)
-        queries = embed_cache.known_queries(embedder, [clean_question(i.question) for i in items],
-                                            settings.embedding.query_prompt, cache,
+        questions = [clean_question(i.question) for i in items]
+        # The English questions' words the bridge looks up are embedded (and cached) with them.
+        words = [w for q in questions for w in index.bridge.unknown_words(q, index.lexical.stems)] if index.bridge else []
+        queries = embed_cache.known_queries(embedder, questions + words, settings.embedding.query_prompt, cache,
                                             settings.embedding.cache_mb * 1024 * 1024)
         retriever = Retriever(index, queries, manual, settings.measures)  # type: ignore[arg-type]
         fitted = evaluation.calibrate(retriever, items)

