@@ -14,7 +14,7 @@ import yaml
 
 from bot.errors import IndexMismatch
 from bot.evaluation import load_items
-from bot.search import bridge
+from bot.search import analyzer, bridge
 from bot.search.bridge import WordBridge, looks_english, vocabulary
 from bot.search.embedding import Embedder
 from bot.search.index import META, current_folder
@@ -51,7 +51,8 @@ def test_english_questions_look_english_and_italian_ones_do_not() -> None:
 
 
 def test_the_vocabulary_keeps_words_of_four_letters_or_more_most_widespread_first() -> None:
-    texts = ["Il bando finanzia impianti e macchinari", "Impianti nuovi: contributo del 50%", "bando 2026 ICT"]
+    texts = [analyzer.content_words(t) for t in
+             ["Il bando finanzia impianti e macchinari", "Impianti nuovi: contributo del 50%", "bando 2026 ICT"]]
     assert vocabulary(texts) == sorted(["bando", "finanzia", "impianti", "macchinari", "nuovi", "contributo"])
     # With a limit, the words found in more texts win ("bando", "impianti": 2 texts each).
     assert vocabulary(texts, limit=2) == ["bando", "impianti"]

@@ -65,12 +65,13 @@ def looks_english(text: str) -> bool:
     return (english - italian) + 3 * (consonant - 0.5) > 0
 
 
-def vocabulary(texts: Iterable[str], limit: int = MAX_WORDS) -> list[str]:
-    """The knowledge's words worth bridging to: alphabetic content words of `MIN_LETTERS` or more,
-    the `limit` found in the most texts (ties alphabetical), sorted."""
+def vocabulary(words_of: Iterable[list[str]], limit: int = MAX_WORDS) -> list[str]:
+    """The knowledge's words worth bridging to, from each text's content words
+    (`analyzer.content_words`): alphabetic words of `MIN_LETTERS` or more, the `limit` found in the
+    most texts (ties alphabetical), sorted."""
     found: Counter[str] = Counter()
-    for text in texts:
-        found.update({w for w in analyzer.content_words(text) if len(w) >= MIN_LETTERS and w.isalpha()})
+    for words in words_of:
+        found.update({w for w in words if len(w) >= MIN_LETTERS and w.isalpha()})
     ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return sorted(word for word, _ in ranked)
 

@@ -117,11 +117,11 @@ def _write_build(
     params = DenseParams.for_settings(len(texts), settings.retrieval)
     dense = DenseIndex.build(vectors, rows, params)
     synonyms = knowledge.synonyms
-    lexical = LexicalIndex.build(
-        [p.lexical_text() for p in items],
-        extra_words={w for group in synonyms for term in group for w in analyzer.content_words(term)},
-    )
-    words = _bridge(settings, embedder, items)
+    # Each passage's words, once: BM25 and the bridge's vocabulary both start from them.
+    words_of = [analyzer.content_words(p.lexical_text()) for p in items]
+    lexical = LexicalIndex.from_words(
+        words_of, extra_words={w for group in synonyms for term in group for w in analyzer.content_words(term)})
+    words = _bridge(settings, embedder, words_of)
     folder.mkdir(parents=True)
     dense.save(folder)
     lexical.save(folder / LEXICAL)
@@ -174,13 +174,13 @@ def _encode_passages(settings: Settings, embedder: Embedder, texts: list[str], p
         embedder, texts, settings.embedding.passage_prompt, cache, progress))
 
 
-def _bridge(settings: Settings, embedder: Embedder, items: list[Passage]) -> WordBridge | None:
+def _bridge(settings: Settings, embedder: Embedder, words_of: list[list[str]]) -> WordBridge | None:
     """The knowledge's words embedded as questions are (bridge.py), when the settings and the
     backend call for a bridge; words already embedded by an earlier build come from the cache."""
     retrieval = settings.retrieval
     if not retrieval.bridge or bridge.min_cosine(settings.embedding.backend, retrieval.bridge_min_cosine) is None:
         return None
-    words = bridge.vocabulary(p.lexical_text() for p in items)
+    words = bridge.vocabulary(words_of)
     if not words:
         return None
     vectors = _through_cache(settings, "words", lambda cache: embed_cache.encode_queries(

@@ -44,11 +44,16 @@ class LexicalIndex:
     @classmethod
     def build(cls, documents: list[str], extra_words: set[str] = frozenset()) -> LexicalIndex:
         """Index `documents` (one string per passage)."""
-        corpus = [analyzer.tokens(doc) or ["_"] for doc in documents]
+        return cls.from_words([analyzer.content_words(doc) for doc in documents], extra_words)
+
+    @classmethod
+    def from_words(cls, words_of: list[list[str]], extra_words: set[str] = frozenset()) -> LexicalIndex:
+        """Index documents given as their content words (`analyzer.content_words`, computed once by
+        the caller that needs them for something else too)."""
+        corpus = [[analyzer.stem(w) for w in words] or ["_"] for words in words_of]
         bm25 = bm25s.BM25()
         bm25.index(corpus, show_progress=False)
-        words = {w for doc in documents for w in analyzer.content_words(doc)} | set(extra_words)
-        return cls(bm25, words)
+        return cls(bm25, {w for words in words_of for w in words} | set(extra_words))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
