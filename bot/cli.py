@@ -216,6 +216,9 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Calibration fitted on {fitted['questions']} tuning questions ({', '.join(fitted['fitted_on'])}): "
               f"answer threshold {fitted['answer_threshold']}, in-scope declined {errors['in_scope_declined']:.3f}, "
               f"out-of-scope answered {errors['out_of_scope_answered']:.3f}, dense floor {fitted.get('dense_floor', 0.0)}.")
+        if meta.get("scope"):
+            print(f"Scope signal: {meta['scope']['examples']} judged examples "
+                  f"({meta['scope']['in_scope']} in scope), weight {fitted['calibration'].get('scope', 0.0)}.")
     else:
         print("No tuning sets with both kinds of question: the calibration in the settings applies.")
     print(f"In use: {folder}")

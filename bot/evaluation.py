@@ -109,6 +109,7 @@ class Outcome:
     rank: int | None          # 1-based rank of the first right passage in the ranking, if any
     top: str                  # source of the best passage
     status: str | None = None  # status of the first measure among the answers (None: no measure)
+    right_shown: bool = False  # a right passage is among the answers shown (none when not answered)
 
     @property
     def declined(self) -> bool:
@@ -136,6 +137,8 @@ class Report:
             "hit@3": share([o.rank is not None and o.rank <= 3 for o in inside]),
             "mrr": sum(1 / o.rank for o in inside if o.rank) / len(inside) if inside else 0.0,
             "answered_right": share([not o.declined and o.rank == 1 for o in inside]),
+            # Answered, and no passage shown is a right one: worse than declining, which hands over.
+            "answered_wrong": share([not o.declined and not o.right_shown for o in inside]),
             "out_of_scope_declined": share([o.declined for o in outside]),
             "in_scope_wrongly_declined": share([o.declined for o in inside]),
             # Questions with an expected status: the first measure answered has it.
@@ -156,6 +159,7 @@ class Report:
                     "q": o.item.question, "where": o.item.where, "in_scope": o.item.in_scope,
                     "decision": o.decision, "confidence": round(o.confidence, 4), "rank": o.rank, "top": o.top,
                     "ok": (o.rank == 1 and not o.declined) if o.item.in_scope else o.declined,
+                    "right_shown": o.right_shown,
                     "status": o.status, "expected_status": o.item.status,
                 }
                 for o in self.outcomes
@@ -178,7 +182,8 @@ def evaluate(retriever: Retriever, items: list[EvalItem], mode: str, today: dt.d
                     break
         top = result.ranking[0].source if result.ranking else "-"
         first_measure = next((h.status for h in result.answers if h.measure is not None), None)
-        report.outcomes.append(Outcome(item, result.decision, result.confidence, rank, top, first_measure))
+        shown = item.expect is not None and any(p.search(h.text) for h in result.answers for p in item.expect)
+        report.outcomes.append(Outcome(item, result.decision, result.confidence, rank, top, first_measure, shown))
     return report
 
 
@@ -231,7 +236,7 @@ def calibrate(retriever: Retriever, items: list[EvalItem], min_declined: float =
     floor = dense_floor(retriever, items)
     retriever = Retriever(retriever.index, retriever.embedder,
                           retriever.settings.model_copy(update={"dense_floor": floor}), retriever.measures)
-    names = ["coverage", "local", "dense", "lexical"]
+    names = ["coverage", "local", "dense", "lexical", "scope"]
     rows, labels = [], []
     for item in items:
         f = features(retriever.search(item.question, mode="hybrid", today=item.today).signals,
@@ -285,7 +290,8 @@ def per_question_text(report: Report) -> str:
 
 def table_text(reports: list[Report]) -> str:
     """The metrics of one or more modes side by side."""
-    names = ["hit@1", "hit@3", "mrr", "answered_right", "out_of_scope_declined", "in_scope_wrongly_declined"]
+    names = ["hit@1", "hit@3", "mrr", "answered_right", "answered_wrong", "out_of_scope_declined",
+             "in_scope_wrongly_declined"]
     if any(r.metrics()["with_status"] for r in reports):
         names += ["status_right", "closed_first"]
     several = len({r.backend for r in reports}) > 1

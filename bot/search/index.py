@@ -37,6 +37,8 @@ from bot.search import integrity
 from bot.search.dense import INDEX_FILE as DENSE_FILE, DenseIndex, DenseParams
 from bot.search.passages import Passage, passages
 from bot.search.bridge import WordBridge
+from bot.search import scope as scope_examples
+from bot.search.scope import ScopeExamples
 from bot.search.lexical import LexicalIndex
 
 logger = logging.getLogger(__name__)
@@ -65,10 +67,20 @@ class SearchIndex:
     measures: dict[str, Measure]  # by id: measure hits carry their whole record (dates, regions...)
     lexical: LexicalIndex
     bridge: WordBridge | None = None  # English questions' words to the knowledge's (bridge.py)
+    scope: ScopeExamples | None = None  # tuning questions judged in or out of scope (scope.py)
     warning: str | None = None  # set when serving the last good index: the knowledge is broken, or not built
 
 
-Calibrate = Callable[["SearchIndex"], "dict[str, Any] | None"]
+@dataclass(frozen=True)
+class Fitted:
+    """What a build's calibration returns: the fitted model for meta.json, and the judged examples
+    its scope signal reads (stored beside the index)."""
+
+    calibration: dict[str, Any]
+    scope: ScopeExamples | None = None
+
+
+Calibrate = Callable[["SearchIndex"], "Fitted | None"]
 
 
 def build(settings: Settings, embedder: Embedder, progress: bool = False, calibrate: Calibrate | None = None) -> Path:
@@ -161,7 +173,10 @@ def _write_build(
                             lexical=lexical, bridge=words)
         fitted = calibrate(fresh)
         if fitted is not None:
-            meta["calibration"] = fitted
+            meta["calibration"] = fitted.calibration
+            if fitted.scope is not None:
+                fitted.scope.save(folder)
+                meta["scope"] = fitted.scope.describe()
     # Metadata last: a folder with meta.json is complete. It records each file's SHA-256, so loading
     # can refuse a damaged or mixed-up folder (see integrity.py).
     meta[integrity.FILES] = integrity.digests(folder)
@@ -334,11 +349,17 @@ def load(settings: Settings, embedder: Embedder | None, serve_unbuilt: bool = Fa
         raise IndexMismatch(f"{folder / bridge.FILE} holds {len(words)} words of dimension {words.vectors.shape[1]}, "
                             f"meta.json records {meta['bridge'].get('words')} and the vectors {dense.dimension}: "
                             "run `sportello build`")
+    examples = integrity.read(folder / scope_examples.FILE, ScopeExamples.load) if meta.get("scope") else None
+    if examples is not None and (len(examples) != meta["scope"].get("examples")
+                                 or examples.vectors.shape[1] != dense.dimension):
+        raise IndexMismatch(f"{folder / scope_examples.FILE} holds {len(examples)} examples of dimension "
+                            f"{examples.vectors.shape[1]}, meta.json records {meta['scope'].get('examples')} and "
+                            f"the vectors {dense.dimension}: run `sportello build`")
     integrity.verify_parts(folder, meta, passages=len(items), vectors=dense.size, dimension=dense.dimension,
                            rows=dense.rows, lexical_documents=int(lexical.bm25.scores.get("num_docs", -1)),
                            measures=len(measures))
     return SearchIndex(folder=folder, meta=meta, passages=items, areas=areas, synonyms=synonyms, dense=dense,
-                       measures=measures, lexical=lexical, bridge=words, warning=warning)
+                       measures=measures, lexical=lexical, bridge=words, scope=examples, warning=warning)
 
 
 def _read_passages(path: Path) -> list[Passage]:

@@ -212,6 +212,8 @@ class Retriever:
             "local": self._local_coverage(words, int(ranked.ids[best])),
             "fused": float(fused[best]),
         }
+        if vector is not None and self.index.scope is not None:
+            signals["scope"] = self.index.scope.signal(vector, question)
         confidence = self._confidence(signals, mode)
         signals["confidence"] = confidence
         scale = confidence / fused[best] if fused[best] > 0 else 0.0
@@ -348,7 +350,7 @@ class Retriever:
             return f["coverage"] * f["lexical"] ** 0.5
         c = self.settings.calibration
         z = (c.bias + c.coverage * f["coverage"] + c.local * f["local"] + c.dense * f["dense"]
-             + c.lexical * f["lexical"])
+             + c.lexical * f["lexical"] + c.scope * f["scope"])
         return float(1.0 / (1.0 + np.exp(-z)))
 
 
@@ -358,7 +360,7 @@ def above_floor(cosine: np.ndarray | float, floor: float) -> np.ndarray | float:
 
 
 def features(signals: dict[str, float], lexical_half: float, dense_floor: float = 0.0) -> dict[str, float]:
-    """The calibrated model's inputs, each in 0..1."""
+    """The calibrated model's inputs, each in 0..1 but the scope signal (-1..1; 0 without examples)."""
     bm25 = max(0.0, signals.get("lexical", 0.0))
     return {
         "coverage": signals.get("coverage", 0.0),
@@ -366,6 +368,8 @@ def features(signals: dict[str, float], lexical_half: float, dense_floor: float 
         "dense": float(above_floor(signals.get("dense", 0.0), dense_floor)),
         # BM25 grows with the number of matching words; squash it to 0..1.
         "lexical": bm25 / (bm25 + lexical_half),
+        # Resemblance to the judged out-of-scope examples rather than the in-scope ones (scope.py).
+        "scope": signals.get("scope", 0.0),
     }
 
 

@@ -4,9 +4,10 @@ as warnings."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+import numpy as np
 
 from bot import evaluation
 from bot.config import Settings
@@ -14,8 +15,9 @@ from bot.errors import IndexMissing
 from bot.search import embed_cache
 from bot.search import index as search_index
 from bot.search.embedding import Embedder
-from bot.search.index import SearchIndex
+from bot.search.index import Fitted, SearchIndex
 from bot.search.retriever import Retriever, clean_question
+from bot.search.scope import ScopeExamples
 
 
 def open_retriever(
@@ -47,13 +49,13 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = False) 
     return search_index.build(settings, embedder, progress=progress, calibrate=calibrator(settings, embedder))
 
 
-def calibrator(settings: Settings, embedder: Embedder) -> Callable[[SearchIndex], dict[str, Any] | None]:
+def calibrator(settings: Settings, embedder: Embedder) -> Callable[[SearchIndex], Fitted | None]:
     """A function that fits the calibration on a freshly built index, or returns None (and the
     settings' calibration applies) when there are no tuning sets with both kinds of question."""
     files = [settings.paths.knowledge / name for name in settings.retrieval.calibration_sets]
     files = [f for f in files if f.is_file()]
 
-    def fit(index: SearchIndex) -> dict[str, Any] | None:
+    def fit(index: SearchIndex) -> Fitted | None:
         if not files:
             return None
         items = evaluation.load_items(files)
@@ -68,10 +70,14 @@ def calibrator(settings: Settings, embedder: Embedder) -> Callable[[SearchIndex]
         words = [w for q in questions for w in index.bridge.unknown_words(q, index.lexical.stems)] if index.bridge else []
         queries = embed_cache.known_queries(embedder, questions + words, settings.embedding.query_prompt, cache,
                                             settings.embedding.cache_mb * 1024 * 1024)
+        # The tuning questions, judged, become the examples of the scope signal (scope.py).
+        examples = (ScopeExamples(questions, np.array([i.in_scope for i in items]), queries.encode_queries(questions))
+                    if settings.retrieval.scope_examples else None)
+        index = dataclasses.replace(index, scope=examples)
         retriever = Retriever(index, queries, manual, settings.measures)  # type: ignore[arg-type]
         fitted = evaluation.calibrate(retriever, items)
         fitted["fitted_on"] = [f.relative_to(settings.paths.knowledge).as_posix() for f in files]
         fitted["questions"] = len(items)
-        return fitted
+        return Fitted(fitted, examples)
 
     return fit
