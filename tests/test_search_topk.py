@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from bot.evaluation import load_items
-from bot.search import analyzer, offer
+from bot.search import analyzer, asks, offer
+from bot.search.candidates import Factors
 from bot.search.embedding import Embedder
 from bot.search.retriever import EXACT_HEAD, Mode, Retriever, SearchResult, clean_question
 from tests.conftest import KNOWLEDGE
@@ -56,6 +57,8 @@ def full_scoring(r: Retriever, question: str, mode: Mode, today: dt.date, vector
         if extra_stems:
             lexical = lexical + r.settings.synonym_weight * r.index.lexical.scores(extra_stems)
     fused = r._fuse(dense, lexical, mode)
+    fused = fused * r._candidates.factors(np.arange(n), Factors(wanted, r.settings.other_region_factor,
+                                                               asks.bits([question]), r.settings.asks_weight))
     order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] > 0 or mode == "dense"]
     order = offer.offer(r._dedupe(order), r._measure_of, fused, question, wanted, r._names)
     if not order:
@@ -63,6 +66,8 @@ def full_scoring(r: Retriever, question: str, mode: Mode, today: dt.date, vector
     best = order[0]
     signals = {"dense": float(dense[best]), "lexical": float(lexical[best]), "coverage": coverage,
                "local": r._local_coverage(words, best), "fused": float(fused[best])}
+    if r.index.scope is not None:  # as search does (it is given the question's vector here)
+        signals["scope"] = r.index.scope.signal(vector, question)
     confidence = r._confidence(signals, mode)
     ids = [r.index.passages[i].id for i in order]
     positive = next((n for n, i in enumerate(order) if fused[i] <= 0), len(order))

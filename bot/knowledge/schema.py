@@ -6,8 +6,10 @@ import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
+
+from bot.measures.vocab import NATIONAL, REGIONS, region
 
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 # Limits (documented in knowledge/README.md): an id becomes part of a file name and of button data;
@@ -59,6 +61,26 @@ Ref = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*#[a-z0-9
 Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 
 
+def _text_region(value: object) -> str:
+    """The canonical name of one of the 20 regions (any case, accents or common alias), as measures
+    spell it; an error for anything else, "Tutta Italia" included (a text for all of Italy names none)."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("region_type", "must be the name of a region, as text")
+    found = region(value)
+    if found == NATIONAL:
+        raise PydanticCustomError(
+            "national_region", "{value} is not a region: a text that applies in all of Italy has no 'regions'",
+            {"value": repr(value)})
+    if found is None:
+        raise PydanticCustomError(
+            "unknown_region", "unknown region {value}: write one of the 20 regions ({known})",
+            {"value": repr(value), "known": ", ".join(REGIONS)})
+    return found
+
+
+Region = Annotated[str, BeforeValidator(_text_region)]
+
+
 class Strict(BaseModel):
     """Base of every knowledge model: unknown fields and silent type conversions are errors."""
 
@@ -85,6 +107,15 @@ class Document(Strict):
     # What staff should check before relying on the text (set by `sportello import`); a validate warning.
     review: Text | None = None
     sections: list[Section]
+    # Where the text applies (canonical region names, as measures use them); none: everywhere. A
+    # question naming only other regions ranks such a text lower (retrieval.other_region_factor), and
+    # the FAQ entries resting on the document inherit its regions.
+    regions: list[Region] = []
+
+    @field_validator("regions")
+    @classmethod
+    def _one_name_per_region(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))  # "Puglia" and "Apulia" are one region
 
 
 class FaqEntry(Strict):

@@ -154,9 +154,9 @@ _REGION_WORDS: dict[str, tuple[str, ...]] = {
     "Abruzzo": (r"abruzzes[ei]", r"pescara", r"l aquila"),
     "Basilicata": (r"lucan[oaei]", r"matera"),
     "Calabria": (r"calabres[ei]", r"calabrian", r"catanzaro", r"reggio calabria", r"cosenza"),
-    "Campania": (r"campan[oaei]", r"napoli", r"naples", r"napoletan[oaei]", r"salerno", r"caserta"),
-    "Emilia-Romagna": (r"emilian[oaei]", r"romagnol[oaei]", r"bologna", r"modena", r"parma", r"rimini"),
-    "Friuli-Venezia Giulia": (r"friulan[oaei]", r"trieste", r"udine", r"pordenone", r"gorizia"),
+    "Campania": (r"campan[oaei]", r"campanian", r"napoli", r"naples", r"napoletan[oaei]", r"salerno", r"caserta"),
+    "Emilia-Romagna": (r"emilian[oaei]?", r"romagnol[oaei]", r"bologna", r"modena", r"parma", r"rimini"),
+    "Friuli-Venezia Giulia": (r"friulan[oaei]", r"friulian", r"trieste", r"udine", r"pordenone", r"gorizia"),
     "Lazio": (r"lazial[ei]", r"roma", r"rome", r"roman[oaei]"),
     "Liguria": (r"ligur[ei]", r"ligurian", r"genova", r"genoa", r"la spezia", r"savona"),
     "Lombardia": (r"lombard[oaei]", r"lombard", r"milano", r"milan", r"milanes[ei]", r"bergamo", r"brescia"),
@@ -169,10 +169,13 @@ _REGION_WORDS: dict[str, tuple[str, ...]] = {
     "Toscana": (r"toscan[oaei]", r"tuscan", r"firenze", r"florence", r"fiorentin[oaei]", r"arezzo",
                 r"grosseto", r"livorno", r"lucca", r"massa carrara", r"carrara", r"pisa", r"pistoia", r"prato",
                 r"siena"),
-    "Trentino-Alto Adige/Südtirol": (r"trentin[oaei]", r"altoatesin[oaei]", r"sudtirolese"),
+    # Both autonomous provinces' names are in _REGION_ALIASES; here their people and main towns, in
+    # Italian and German ("Südtiroler", "Meran"), since many firms there write German.
+    "Trentino-Alto Adige/Südtirol": (r"trentin[oaei]", r"alto ?atesin[oaei]", r"sud ?tirol(?:o|ese|esi|er|ern)",
+                                     r"rovereto", r"merano", r"meran", r"bressanone", r"brixen"),
     "Umbria": (r"umbr[oaei]", r"umbrian", r"perugia", r"terni"),
-    "Valle d'Aosta/Vallée d'Aoste": (r"valdostan[oaei]", r"aosta"),
-    "Veneto": (r"venet[oaei]", r"venetian", r"venezia", r"venice", r"padova", r"verona", r"vicenza", r"treviso"),
+    "Valle d'Aosta/Vallée d'Aoste": (r"valdostan[oaei]", r"aostan[oaei]", r"aosta"),
+    "Veneto": (r"venet[oaei]", r"venetian", r"venezia", r"venice", r"padova", r"padua", r"verona", r"vicenza", r"treviso"),
 }
 _NATIONAL_WORDS = (r"tutta italia", r"nazional[ei]", r"national", r"nationwide", r"all of italy",
                    r"whole of italy", r"tutto il territorio nazionale")

@@ -11,6 +11,12 @@ to fall below the ranking's 20th score, computed from the scores rather than gue
 not do (dedupe or the offer rules moved the ranking), the list grows fourfold. When FAISS's last
 cosine alone keeps the bound too high, FAISS's list grows fourfold first (a longer BM25 list could
 not help, and every passage it adds costs an exact cosine read back from the index).
+
+A text for other regions than the question names (see `offer.Criteria.elsewhere`) has its fused
+score multiplied by retrieval.other_region_factor (≤ 1) before ordering, and, when the question asks
+for a place, a person, a time... (asks.py), every passage but the FAQ entries asking for the same has
+it multiplied by a factor below 1 (`Candidates.asks_factors`). Scores only go down, so the bound,
+computed before any factor, still bounds what a passage outside the candidates fuses.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import numpy as np
 
 from bot.config import RetrievalSettings
 from bot.measures.schema import Measure
-from bot.search import offer
+from bot.search import asks, offer
 from bot.search.index import SearchIndex
 from bot.search.lexical import top_k as lexical_top_k
 
@@ -39,6 +45,16 @@ GRID = 1024
 
 _NO_IDS = np.empty(0, dtype=np.int64)
 _NO_SCORES = np.empty(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Factors:
+    """What scales a question's fused scores: the regions it names and the kinds of thing it asks for."""
+
+    wanted: offer.Criteria
+    region: float   # retrieval.other_region_factor
+    asked: int      # asks.bits of the question
+    asks: float     # retrieval.asks_weight
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,19 @@ class Candidates:
         for number, measure in measure_of.items():
             by_measure.setdefault(measure.id, []).append(number)
         self._passages_of = {mid: np.asarray(sorted(ns), dtype=np.int64) for mid, ns in by_measure.items()}
+        # The texts (not measures) that declare where they apply, and which passages each region has.
+        self.regional = np.zeros(n, dtype=bool)
+        self._in_region: dict[str, np.ndarray] = {}
+        for number, p in enumerate(passages):
+            if p.regions and not self.measure[number]:
+                self.regional[number] = True
+                for name in p.regions:
+                    self._in_region.setdefault(name, np.zeros(n, dtype=bool))[number] = True
+        # What each FAQ entry's own question and phrasings ask for (asks.py), one bit per kind.
+        self.asks = np.zeros(n, dtype=np.uint8)
+        for number, p in enumerate(passages):
+            if p.kind == "faq":
+                self.asks[number] = asks.bits([p.question or "", *p.phrasings])
 
     def rank(self, question: str, mode: Mode, wanted: offer.Criteria, vector: np.ndarray | None,
              lexical: np.ndarray | None, settings: RetrievalSettings, fuse: Fuse) -> Ranked:
@@ -95,6 +124,7 @@ class Candidates:
         # The passages of measures the question names come first whatever they score (offer rules),
         # so they are always candidates. Not with RRF: its points depend on the candidates' ranks.
         named = _NO_IDS if rrf or not self._passages_of else self._named(question)
+        factor = Factors(wanted, settings.other_region_factor, asks.bits([question]), settings.asks_weight)
         query = np.asarray(vector, dtype=np.float32) if vector is not None else None
         known = _Known(_NO_IDS, _NO_SCORES)
         k_dense = k_lexical = min(n, depth)
@@ -117,7 +147,7 @@ class Candidates:
             if dense_top is not None and len(dense_top[0]) >= n:
                 outside = None
             ranked = self._round(question, mode, wanted, query, lexical, dense_top, lexical_top, named, outside,
-                                 known, fuse, rrf)
+                                 known, fuse, rrf, factor)
             # bound <= 0: nothing outside the candidates can join the ranking.
             if ranked.bound <= 0 or ranked.exact >= EXACT_HEAD:
                 return ranked
@@ -135,6 +165,40 @@ class Candidates:
             else:
                 return ranked
             widenings += 1
+
+    def factors(self, ids: np.ndarray, factor: Factors) -> np.ndarray:
+        """What each passage `ids`'s fused score is multiplied by (each ≤ 1: see the module's doc)."""
+        return self.region_factors(ids, factor.wanted, factor.region) * self.asks_factors(ids, factor.asked, factor.asks)
+
+    def asks_factors(self, ids: np.ndarray, asked: int, weight: float) -> np.ndarray:
+        """When the question asks for a kind of thing (`asked`, bits of asks.KINDS): 1 for a FAQ entry
+        whose own questions ask for it too, (1 - weight) / (1 + weight) for one whose questions ask only
+        for other kinds, 1 / (1 + weight) for every other passage. So it ranks as a boost of
+        (1 + weight) and a cut of (1 - weight), with no factor above 1. All 1 when it asks for none."""
+        out = np.ones(len(ids), dtype=np.float64)
+        if not asked or weight == 0.0 or not ids.size:
+            return out
+        have = self.asks[ids]
+        out[:] = 1.0 / (1.0 + weight)
+        out[(have & asked) != 0] = 1.0
+        out[(have != 0) & ((have & asked) == 0)] = (1.0 - weight) / (1.0 + weight)
+        return out
+
+    def region_factors(self, ids: np.ndarray, wanted: offer.Criteria, factor: float) -> np.ndarray:
+        """What each passage `ids`'s fused score is multiplied by: `factor` for a text that declares
+        regions, none of them named by the question, when the question names some; 1 otherwise.
+        Scores only go down, so a bound on what a passage fuses stays a bound."""
+        out = np.ones(len(ids), dtype=np.float64)
+        if factor == 1.0 or not wanted.asked_regions or not ids.size:
+            return out
+        elsewhere = self.regional[ids]
+        if not elsewhere.any():
+            return out
+        for name in wanted.asked_regions:
+            if name in self._in_region:
+                elsewhere &= ~self._in_region[name][ids]
+        out[elsewhere] = factor
+        return out
 
     def _named(self, question: str) -> np.ndarray:
         """The passages of every measure the question names."""
@@ -169,10 +233,12 @@ class Candidates:
     def _round(self, question: str, mode: Mode, wanted: offer.Criteria, query: np.ndarray | None,
                lexical_all: np.ndarray | None, dense_top: tuple[np.ndarray, np.ndarray] | None,
                lexical_top: tuple[np.ndarray, np.ndarray] | None, named: np.ndarray,
-               outside: tuple[float, float] | None, known: _Known, fuse: Fuse, rrf: bool) -> Ranked:
+               outside: tuple[float, float] | None, known: _Known, fuse: Fuse, rrf: bool,
+               factor: Factors | None = None) -> Ranked:
         """Fuse, order, dedupe and offer the union of the best by cosine and by BM25 (and the named
-        measures). `outside`: the highest cosine and BM25 a passage in neither list can have (None:
-        every passage is in one)."""
+        measures), each fused score multiplied by its `factor` (region, kind asked: `factors`).
+        `outside`: the highest cosine and BM25 a passage in neither list can have (None: every passage
+        is in one)."""
         d_ids, d_cos = dense_top if dense_top is not None else (_NO_IDS, _NO_SCORES)
         l_ids = lexical_top[0] if lexical_top is not None else _NO_IDS
         # Ascending passage numbers, so ties in the stable sort below fall as in a full scoring.
@@ -182,7 +248,10 @@ class Candidates:
         zeros = np.zeros(len(ids), dtype=np.float32)
         dense = self._dense(query, ids, d_ids, d_cos, known) if mode != "lexical" else zeros
         lexical = lexical_all[ids] if lexical_all is not None else zeros
+        # The bound below is what an outside passage fuses at most before any factor (each ≤ 1): still a bound.
         fused = fuse(dense, lexical, mode)
+        if factor is not None:
+            fused = fused * self.factors(ids, factor)
 
         bound = -np.inf
         if outside is not None:

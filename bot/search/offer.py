@@ -9,6 +9,11 @@ measure the ranking found:
   (always labelled closed by its card) when asked by name or when nothing open matches;
 - a measure the question names comes first: the user asked about it.
 Status is computed here from the dates and `today`, never read from a file.
+
+Texts that are not measures are never left out, but one that declares where it applies (a document's
+`regions`, inherited by its FAQ entries) ranks lower when the question itself names only other
+regions: see `Criteria.elsewhere` (the profile does not count there: a Tuscan firm may well ask
+about the protocol signed in Florence while naming Rome).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from bot.measures.eligibility import Filters, Profile, filters_from_question, matches
 from bot.measures.schema import Measure
 from bot.measures.status import Status, is_available, status
+from bot.measures.vocab import NATIONAL
 from bot.search import analyzer
 
 # A closed measure gives way to an available one whose fused score is at least this share of its own.
@@ -34,6 +40,13 @@ class Criteria:
     filters: Filters             # as read from the question (regions, sizes, sectors, open, closing)
     today: dt.date
     closing_days: int
+    # The regions the question itself names (never the profile's; "Tutta Italia" left out).
+    asked_regions: frozenset[str] = frozenset()
+
+    def elsewhere(self, regions: Sequence[str]) -> bool:
+        """True when a text declaring `regions` applies only to regions other than those the
+        question names (False when either names none)."""
+        return bool(regions and self.asked_regions and not self.asked_regions.intersection(regions))
 
     @property
     def listing(self) -> bool:
@@ -44,6 +57,7 @@ class Criteria:
 def criteria(question: str, today: dt.date, closing_days: int, profile: Profile | None = None) -> Criteria:
     """The question's filters, completed by the profile where the question says nothing."""
     found = filters_from_question(question, today)
+    asked = found.regions - {NATIONAL}
     if profile is not None:
         found = dataclasses.replace(
             found,
@@ -51,7 +65,7 @@ def criteria(question: str, today: dt.date, closing_days: int, profile: Profile 
             sizes=found.sizes or (frozenset({profile.size}) if profile.size else frozenset()),
             sectors=found.sectors or (frozenset({profile.sector}) if profile.sector else frozenset()),
         )
-    return Criteria(found, today, closing_days)
+    return Criteria(found, today, closing_days, asked)
 
 
 class Names:

@@ -24,6 +24,14 @@ class Passage:
     url: str | None = None
     measure_id: str | None = None
     page: int | None = None  # the page of the original a document section starts on (imported PDFs)
+    # Where a document's passages and its FAQ entries apply (canonical region names); empty: everywhere.
+    # Measures leave it empty: their own regions, in the measure, follow the offer rules.
+    regions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Read back from passages.json as lists: kept as tuples, so a Passage stays hashable.
+        object.__setattr__(self, "phrasings", tuple(self.phrasings))
+        object.__setattr__(self, "regions", tuple(self.regions))
 
     @property
     def source(self) -> str:
@@ -59,7 +67,7 @@ def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
         out.append(Passage(
             id=f"faq:{entry.id}", kind="faq", text=entry.answer.strip(), title=doc.title, heading=sec.heading,
             area=entry.area, source_ref=entry.source, question=entry.question,
-            phrasings=tuple(entry.phrasings), url=entry.url or doc.url, page=sec.page,
+            phrasings=tuple(entry.phrasings), url=entry.url or doc.url, page=sec.page, regions=tuple(doc.regions),
         ))
     for doc in knowledge.documents:
         for sec in doc.sections:
@@ -68,6 +76,7 @@ def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
                 out.append(Passage(
                     id=f"{doc.id}#{sec.id}/{n}", kind="passage", text=chunk, title=doc.title,
                     heading=sec.heading, area=area, source_ref=f"{doc.id}#{sec.id}", url=doc.url, page=sec.page,
+                    regions=tuple(doc.regions),
                 ))
     for measure in knowledge.measures:
         area = measure.areas[0] if measure.areas else ""
