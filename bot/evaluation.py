@@ -109,11 +109,16 @@ class Outcome:
     rank: int | None          # 1-based rank of the first right passage in the ranking, if any
     top: str                  # source of the best passage
     status: str | None = None  # status of the first measure among the answers (None: no measure)
-    right_shown: bool = False  # a right passage is among the answers shown (none when not answered)
+    shown: int = 0             # how many answers were shown (the head of the ranking; 0 unless answered)
 
     @property
     def declined(self) -> bool:
         return self.decision != "answer"
+
+    @property
+    def right_shown(self) -> bool:
+        """A right passage is among the answers shown: the answers are the ranking's first ones."""
+        return self.rank is not None and self.rank <= self.shown
 
 
 @dataclass
@@ -182,8 +187,8 @@ def evaluate(retriever: Retriever, items: list[EvalItem], mode: str, today: dt.d
                     break
         top = result.ranking[0].source if result.ranking else "-"
         first_measure = next((h.status for h in result.answers if h.measure is not None), None)
-        shown = item.expect is not None and any(p.search(h.text) for h in result.answers for p in item.expect)
-        report.outcomes.append(Outcome(item, result.decision, result.confidence, rank, top, first_measure, shown))
+        report.outcomes.append(Outcome(item, result.decision, result.confidence, rank, top, first_measure,
+                                       len(result.answers)))
     return report
 
 

@@ -71,7 +71,7 @@ def test_metrics_are_computed_from_ranks_and_decisions() -> None:
         return EvalItem("q", [] if scope else None, "f:1")
 
     report = Report("hybrid", [
-        Outcome(item(True), "answer", 0.9, 1, "a", right_shown=True),
+        Outcome(item(True), "answer", 0.9, 1, "a", shown=1),
         Outcome(item(True), "answer", 0.8, 2, "b"),  # answered; the right passage is not among those shown
         Outcome(item(True), "decline", 0.2, None, "c"),
         Outcome(item(True), "suggest", 0.4, 1, "a"),

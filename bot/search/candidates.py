@@ -98,17 +98,16 @@ class Candidates:
         for number, measure in measure_of.items():
             by_measure.setdefault(measure.id, []).append(number)
         self._passages_of = {mid: np.asarray(sorted(ns), dtype=np.int64) for mid, ns in by_measure.items()}
-        # The texts (not measures) that declare where they apply, and which passages each region has.
+        # The texts (not measures) that declare where they apply, and which passages each region has;
+        # what each FAQ entry's own question and phrasings ask for (asks.py), one bit per kind.
         self.regional = np.zeros(n, dtype=bool)
         self._in_region: dict[str, np.ndarray] = {}
+        self.asks = np.zeros(n, dtype=np.uint8)
         for number, p in enumerate(passages):
             if p.regions and not self.measure[number]:
                 self.regional[number] = True
                 for name in p.regions:
                     self._in_region.setdefault(name, np.zeros(n, dtype=bool))[number] = True
-        # What each FAQ entry's own question and phrasings ask for (asks.py), one bit per kind.
-        self.asks = np.zeros(n, dtype=np.uint8)
-        for number, p in enumerate(passages):
             if p.kind == "faq":
                 self.asks[number] = asks.bits([p.question or "", *p.phrasings])
 
@@ -179,9 +178,10 @@ class Candidates:
         if not asked or weight == 0.0 or not ids.size:
             return out
         have = self.asks[ids]
+        same = (have & asked) != 0
         out[:] = 1.0 / (1.0 + weight)
-        out[(have & asked) != 0] = 1.0
-        out[(have != 0) & ((have & asked) == 0)] = (1.0 - weight) / (1.0 + weight)
+        out[same] = 1.0
+        out[(have != 0) & ~same] = (1.0 - weight) / (1.0 + weight)
         return out
 
     def region_factors(self, ids: np.ndarray, wanted: offer.Criteria, factor: float) -> np.ndarray:
