@@ -10,6 +10,7 @@ import faiss  # noqa: F401 - before torch
 import dataclasses
 import datetime as dt
 import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -79,9 +80,10 @@ def questions() -> list[tuple[str, dt.date]]:
     return out
 
 
-def query_vector(question: str) -> np.ndarray:
-    """A seeded vector per question (no model here): what matters is that both searches share it."""
-    rng = np.random.default_rng(abs(hash(question)) % 2**32)
+def query_vector(question: str, variant: int = 0) -> np.ndarray:
+    """A seeded vector per question (no model here): what matters is that both searches share it.
+    Seeded from the text's CRC, not `hash()`, which changes with every Python process."""
+    rng = np.random.default_rng([zlib.crc32(question.encode()), variant])
     v = rng.standard_normal(DIMENSION)
     return (v / np.linalg.norm(v)).astype(np.float32)
 
@@ -109,6 +111,28 @@ def test_candidates_rank_every_eval_question_as_a_full_scoring(index: SearchInde
         assert [h.passage.id for h in got.ranking][:head] == want.ranking[:head], where
         widened += len(got.ranking) > 2 * depth  # more than both first lists could hold
     assert widened > 0 or depth >= EXACT_HEAD
+
+
+def test_the_faq_entries_shown_are_those_of_a_full_scoring_past_the_head(index: SearchIndex) -> None:
+    """Answers, related and suggested questions are FAQ entries taken from the ranking past its first
+    20 when those hold too few: search widens until it is certain of enough of them. Each eval
+    question with ten query vectors, on lists of 100 (long enough that the head alone is often
+    certain early)."""
+    r = Retriever(index, None, RetrievalSettings(search_depth=100, dense_floor=0.0, calibration_from="settings"))
+    past_head = 0
+    for variant in range(10):
+        for question, today in questions():
+            vector = query_vector(question, variant)
+            got = r.search(question, mode="hybrid", today=today, vector=vector)
+            want = full_scoring(r, question, "hybrid", today, vector)
+            ranked = set(want.ranking[: want.positive])
+            where = f"variant {variant}: {question!r}"
+            assert [h.passage.id for h in got.answers] == [i for i in want.answers if i in ranked], where
+            assert [h.passage.id for h in got.related] == [i for i in want.related if i in ranked], where
+            assert [h.passage.id for h in got.suggestions] == [i for i in want.suggestions if i in ranked], where
+            head = set(want.ranking[:EXACT_HEAD])
+            past_head += any(i not in head for i in [*want.related, *want.suggestions])
+    assert past_head > 0  # some came from past the head, the case under test
 
 
 def test_a_named_measure_comes_first_even_when_neither_list_holds_it(index: SearchIndex) -> None:

@@ -10,7 +10,10 @@ ranking are above it, BM25's list (every score is at hand) is lengthened just en
 to fall below the ranking's 20th score, computed from the scores rather than guessed; should that
 not do (dedupe or the offer rules moved the ranking), the list grows fourfold. When FAISS's last
 cosine alone keeps the bound too high, FAISS's list grows fourfold first (a longer BM25 list could
-not help, and every passage it adds costs an exact cosine read back from the index).
+not help, and every passage it adds costs an exact cosine read back from the index). The certain
+part must also hold as many FAQ entries as a result may show (answers, then related or suggested
+questions, which the retriever takes from past the head when the head holds too few), so the lists
+widen the same way until it does.
 
 A text for other regions than the question names (see `offer.Criteria.elsewhere`) has its fused
 score multiplied by retrieval.other_region_factor (≤ 1) before ordering, and, when the question asks
@@ -94,6 +97,7 @@ class Candidates:
                                   for p in passages), dtype=np.int64, count=n)
         self.measure = np.zeros(n, dtype=bool)
         self.measure[list(measure_of)] = True
+        self.faq = np.fromiter((p.kind == "faq" for p in passages), dtype=bool, count=n)
         by_measure: dict[str, list[int]] = {}
         for number, measure in measure_of.items():
             by_measure.setdefault(measure.id, []).append(number)
@@ -124,6 +128,9 @@ class Candidates:
         # so they are always candidates. Not with RRF: its points depend on the candidates' ranks.
         named = _NO_IDS if rrf or not self._passages_of else self._named(question)
         factor = Factors(wanted, settings.other_region_factor, asks.bits([question]), settings.asks_weight)
+        # The FAQ entries a result may show (answers, then related or suggested questions): the
+        # retriever takes them from the certain part of the ranking, past its head if need be.
+        faqs = settings.top_k + max(settings.related, settings.suggestions)
         query = np.asarray(vector, dtype=np.float32) if vector is not None else None
         known = _Known(_NO_IDS, _NO_SCORES)
         k_dense = k_lexical = min(n, depth)
@@ -148,13 +155,13 @@ class Candidates:
             ranked = self._round(question, mode, wanted, query, lexical, dense_top, lexical_top, named, outside,
                                  known, fuse, rrf, factor)
             # bound <= 0: nothing outside the candidates can join the ranking.
-            if ranked.bound <= 0 or ranked.exact >= EXACT_HEAD:
+            if ranked.bound <= 0 or (ranked.exact >= EXACT_HEAD and self._certain_faqs(ranked) >= faqs):
                 return ranked
             aimed = 0
             if not lexical_whole:
                 assert lexical is not None and outside is not None
                 aimed = self._lexical_depth(ranked, outside[0], mode, fuse, lexical,
-                                            float(lexical_top[1][0]))  # type: ignore[index]
+                                            float(lexical_top[1][0]), faqs)  # type: ignore[index]
             if not lexical_whole and (aimed >= 0 or dense_whole):
                 # Aimed: just long enough; then (or with nothing to aim at) four times longer.
                 grow = k_lexical + 1 if widenings == 0 and aimed > 0 else 4 * k_lexical
@@ -205,20 +212,26 @@ class Candidates:
         found = [self._passages_of[mid] for mid in self.names.named_in(question) if mid in self._passages_of]
         return _unique(np.concatenate(found)) if found else _NO_IDS
 
+    def _certain_faqs(self, ranked: Ranked) -> int:
+        """How many FAQ entries the certain part of the ranking holds."""
+        return int(np.count_nonzero(self.faq[ranked.ids[ranked.order[: ranked.exact]]]))
+
     def _lexical_depth(self, ranked: Ranked, dense_outside: float, mode: Mode, fuse: Fuse, lexical: np.ndarray,
-                       top: float) -> int:
+                       top: float, faqs: int) -> int:
         """How long BM25's list must be for the bound to fall below the score a full ranking's 20th
-        has at least: the 20th best of this round's candidates, one per dedupe group, measures left
-        out (the offer rules may drop them). That many are the passages whose BM25 could lift them
-        to it (with the highest cosine a passage outside FAISS's list can have), plus one. 0 when the
-        candidates are too few to aim at; -1 when no length would do, FAISS's last cosine alone
-        keeping the bound too high."""
+        has at least, and its `faqs`-th FAQ entry too: the 20th best of this round's candidates, one
+        per dedupe group, measures left out (the offer rules may drop them), or the `faqs`-th best FAQ
+        entry among them if lower. That many are the passages whose BM25 could lift them to it (with
+        the highest cosine a passage outside FAISS's list can have), plus one. 0 when the candidates
+        are too few to aim at; -1 when no length would do, FAISS's last cosine alone keeping the
+        bound too high."""
         best = np.argsort(-ranked.fused, kind="stable")
         best = best[~self.measure[ranked.ids[best]]]
         best = best[_firsts(self.group[ranked.ids[best]])]
-        if len(best) < EXACT_HEAD:
+        faq = best[self.faq[ranked.ids[best]]]
+        if len(best) < EXACT_HEAD or len(faq) < faqs:
             return 0  # too few to aim at: grow by steps
-        target = float(ranked.fused[best[EXACT_HEAD - 1]])
+        target = min(float(ranked.fused[best[EXACT_HEAD - 1]]), float(ranked.fused[faq[faqs - 1]]) if faqs else np.inf)
         # The bound at a grid of BM25 values, in one call of the fusion: with `top` (BM25's best for
         # the question) among them, each is fused as in a full scoring, which scales BM25 by it.
         grid = np.linspace(0.0, top, GRID + 1).astype(np.float32)
