@@ -39,6 +39,19 @@ def test_a_closed_measure_asked_by_name_is_labelled_closed(fake, settings, retri
     assert "⛔ Chiuso il 10/05/2024" in card.text and "✅" not in card.text
 
 
+def test_is_it_still_open_about_a_closed_measure_gets_its_card_saying_closed(fake, settings, retriever):
+    """"Is it still open?" asks for one measure's status: the answer is its card, closed, not other
+    texts because closed measures were filtered out as for "bandi aperti"."""
+    with RunningBot(settings, retriever):
+        fake.message("il contributo per la digitalizzazione delle microimprese di bolzano è ancora aperto?")
+        italian = fake.wait_sent(1, 42)[0]
+        fake.message("is the Bolzano grant for digitising micro firms still open?")
+        english = fake.wait_sent(2, 42)[1]
+    for card in (italian, english):  # the card speaks the chat's language (Italian here)
+        assert card.text.startswith("<b>Interventi per la promozione della digitalizzazione delle microimprese"), card.text
+        assert "⛔ Chiuso il 31/12/2024" in card.text and "✅" not in card.text
+
+
 def test_profile_flow_then_what_is_there_for_me(fake, settings, retriever):
     with RunningBot(settings, retriever):
         fake.message("/profilo")

@@ -49,6 +49,11 @@ def test_what_closes_this_month_uses_the_days_left() -> None:
     ("ho aperto una partita IVA, cosa posso chiedere?", False, None),
     ("how do I open a company", False, None),
     ("quando scade il voucher 3i?", False, None),
+    # One measure's status asked: nothing filtered, the answer may be "closed".
+    ("il voucher 3i è ancora aperto?", False, None),
+    ("is the patent voucher still open?", False, None),
+    ("is there a grant still open for shops?", True, None),
+    ("bandi ancora aperti per il turismo", True, None),
 ])
 def test_intents(question: str, want_open: bool, closing: int | None) -> None:
     f = filters_from_question(question, TODAY)

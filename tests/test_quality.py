@@ -66,10 +66,10 @@ def test_english_questions_over_italian_only_text(retriever: Retriever) -> None:
     (bot/search/scope.py) brought in-scope wrongly declined from 0.458 to 0.125."""
     m = evaluate(retriever, load_items([ENGLISH_HOLDOUT]), "hybrid").metrics()
     assert m["hit@1"] >= 0.65
-    assert m["hit@3"] >= 0.83
+    assert m["hit@3"] >= 0.87
     assert m["out_of_scope_declined"] >= 0.92
     assert m["in_scope_wrongly_declined"] <= 0.13
-    assert m["answered_wrong"] <= 0.13
+    assert m["answered_wrong"] <= 0.09
 
 
 def test_no_closed_measure_comes_first_when_an_open_one_is_expected(retriever: Retriever) -> None:

@@ -54,6 +54,12 @@ _OPEN = re.compile(
     r"|(?:" + _MEASURE_NOUNS + r")(?: \w+){0,2} (?:apert[oa]|attiv[oa]|disponibile)"
     r"|(?:still|currently|now) (?:open|available|active)|available|open (?:" + _MEASURE_NOUNS + r")"
     r"|(?:are|is) (?:\w+ )?open\b(?! (?:a|an|my|the) )|accept\w* applications)\b")
+# "Is it still open?" about one measure asks for its status, not for the open ones: the answer may
+# well be "closed since ...", so such a question filters nothing ("è ancora aperto?", "is the grant
+# of ... still open?"; not "c'è un bando ancora aperto", "is there...", "are ... open").
+_STATUS = re.compile(
+    r"(?<!\bc )\be (?:ancora |sempre )?(?:apert|attiv|valid)[oa]\b"
+    r"|\bis (?!there\b)(?:\w+ ){0,12}?(?:still |currently |now )?(?:open|available|active)\b(?! to\b)")
 # Perfect tense ("ho aperto", "abbiamo aperto") talks about the business, not a measure.
 _PERFECT = re.compile(r"\b(?:ho|hai|ha|abbiamo|avete|hanno|appena|gia) (?:\w+ )?apert[oaie]\b")
 # "In scadenza" and the like ask for measures closing soon on their own; "scade" / "chiude" need a
@@ -92,7 +98,8 @@ def filters_from_question(question: str, today: dt.date) -> Filters:
         closing = int(n_days.group(1))
     elif _CLOSING_SOON.search(text):
         closing = DEFAULT_CLOSING_DAYS
-    want_open = bool(_OPEN.search(_PERFECT.sub(" ", text)))
+    untensed = _PERFECT.sub(" ", text)
+    want_open = bool(_OPEN.search(untensed)) and not _STATUS.search(untensed)
     return Filters(regions=found.regions, sizes=found.sizes, sectors=found.sectors, want_open=want_open,
                    closing_within_days=closing, today=today)
 
