@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import RetrievalSettings
 from bot.search.embedding import Embedder
-from bot.search.retriever import Retriever, clean_question, features
+from bot.search.retriever import Retriever, calibration_drift, clean_question, features, ranking_settings
 
 INTERNATIONAL = re.compile(r"internazionalizz|export|estero", re.I)
 
@@ -116,6 +116,23 @@ def test_confidence_follows_the_calibration(tuned: Retriever) -> None:
     # The features are squashed to 0..1 whatever the raw scores.
     f = features({"lexical": 1e6, "dense": 2.0, "coverage": 1.0}, 2.0)
     assert 0.99 < f["lexical"] <= 1.0 and f["coverage"] == 1.0
+
+
+def test_the_calibration_records_the_ranking_it_was_fitted_on(built_settings, retriever: Retriever,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The weights that shape the ranking are stored with the fitted calibration; opening the index
+    with others warns that the confidence needs a build to be fitted again."""
+    meta = retriever.index.meta
+    assert meta["calibration"]["ranking"] == ranking_settings(built_settings.retrieval)
+    assert calibration_drift(built_settings.retrieval, meta) == []
+    with caplog.at_level("WARNING", logger="bot.search.retriever"):
+        Retriever(retriever.index, None, built_settings.retrieval)
+        assert not caplog.records
+        changed = built_settings.retrieval.model_copy(update={"dense_weight": 0.5, "asks_weight": 0.0})
+        Retriever(retriever.index, None, changed)
+    assert calibration_drift(changed, meta) == ["retrieval.dense_weight: fitted with 0.6, now 0.5",
+                                                "retrieval.asks_weight: fitted with 0.1, now 0.0"]
+    assert "run `sportello build`" in caplog.text and "retrieval.asks_weight" in caplog.text
 
 
 def test_unknown_words_lower_coverage(retriever: Retriever) -> None:

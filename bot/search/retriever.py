@@ -378,12 +378,36 @@ def group_words(group: list[str]) -> set[str]:
     return {w for term in group for w in term.split()}
 
 
+# The settings that shape the ranking the calibration is fitted on: changed after a build, they leave
+# the fitted confidence slightly off until the next build refits it.
+RANKING_SETTINGS = ("fusion", "dense_weight", "rrf_k", "candidates", "synonym_weight", "other_region_factor",
+                    "asks_weight", "bridge", "bridge_min_cosine")
+
+
+def ranking_settings(settings: RetrievalSettings) -> dict[str, object]:
+    """The values of RANKING_SETTINGS, as `sportello build` records them with the calibration."""
+    return {name: getattr(settings, name) for name in RANKING_SETTINGS}
+
+
+def calibration_drift(settings: RetrievalSettings, meta: dict) -> list[str]:
+    """The ranking settings that differ from those the index's calibration was fitted with, as
+    "retrieval.name: fitted with X, now Y" (none when the index records none)."""
+    fitted = (meta.get("calibration") or {}).get("ranking") or {}
+    now = ranking_settings(settings)
+    return [f"retrieval.{name}: fitted with {fitted[name]!r}, now {now[name]!r}"
+            for name in RANKING_SETTINGS if name in fitted and fitted[name] != now[name]]
+
+
 def _with_index_calibration(settings: RetrievalSettings, meta: dict) -> RetrievalSettings:
     """The settings with the calibration and thresholds fitted at build time, when the index has
     them and the settings ask for them (retrieval.calibration_from: index)."""
     fitted = meta.get("calibration")
     if settings.calibration_from != "index" or not fitted:
         return settings
+    drift = calibration_drift(settings, meta)
+    if drift:
+        logger.warning("the index's calibration was fitted with other ranking settings (%s): run `sportello build` "
+                       "to fit it again", "; ".join(drift))
     return settings.model_copy(update={
         "calibration": settings.calibration.model_copy(update=fitted["calibration"]),
         "answer_threshold": fitted["answer_threshold"],

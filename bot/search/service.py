@@ -17,7 +17,7 @@ from bot.search import embed_cache
 from bot.search import index as search_index
 from bot.search.embedding import Embedder
 from bot.search.index import Fitted, SearchIndex
-from bot.search.retriever import Retriever, clean_question
+from bot.search.retriever import Retriever, clean_question, ranking_settings
 from bot.search.scope import ScopeExamples
 
 
@@ -79,6 +79,7 @@ def calibrator(settings: Settings, embedder: Embedder) -> Callable[[SearchIndex]
         fitted = evaluation.calibrate(retriever, items)
         fitted["fitted_on"] = [f.relative_to(settings.paths.knowledge).as_posix() for f in files]
         fitted["questions"] = len(items)
+        fitted["ranking"] = ranking_settings(settings.retrieval)  # what the fit depends on (retriever.py)
         return Fitted(fitted, examples)
 
     return fit
