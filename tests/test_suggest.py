@@ -160,6 +160,13 @@ def test_diff_lists_added_removed_and_changed_entries(knowledge_copy: Path, tmp_
     assert f"~ faq:{first.id}  «{first.question}» (text changed)" in out
     assert f"+ faq:{other.id}-nuova" in out and f"- faq:{other.id}  «{other.question}»" in out
     assert out.strip().endswith("1 added, 1 removed, 1 changed.")
+    # A document's regions rank its sections and FAQ entries (other_region_factor): a change shows.
+    document = knowledge_copy / "documents" / "protocollo-regione-toscana-unioncamere.yaml"
+    document.write_text(document.read_text(encoding="utf-8").replace("regions: [Toscana]", "regions: [Toscana, Umbria]"),
+                        encoding="utf-8")
+    code, out = run(["diff"], env)
+    assert code == 0, out
+    assert "(regions changed)" in out and "(text, regions changed)" in out  # sections; the edited FAQ entry
 
 
 def test_deep_warnings_near_duplicates_and_unreached_entries(knowledge_copy: Path, embedder: Embedder,

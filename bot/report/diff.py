@@ -58,7 +58,8 @@ def entries(items: list[Passage]) -> dict[str, dict[str, str]]:
     for p in items:
         fields = out.setdefault(_key(p), {"title": p.title, "heading": p.heading, "area": p.area, "text": "",
                                           "question": p.question or "", "phrasings": " | ".join(p.phrasings),
-                                          "url": p.url or "", "page": str(getattr(p, "page", None) or "")})
+                                          "url": p.url or "", "page": str(getattr(p, "page", None) or ""),
+                                          "regions": ", ".join(p.regions)})
         fields["text"] = f"{fields['text']} {p.text}".strip()
     return out
 
