@@ -181,9 +181,25 @@ def test_query_words_are_what_the_analyzer_makes_of_them(index: SearchIndex) -> 
             assert coverage == known / len(fixed), question
 
 
-def test_the_names_index_finds_the_measures_the_plain_rule_finds() -> None:
-    measures = load_knowledge(KNOWLEDGE).measures
-    names = offer.Names(measures)
+def owners_of_stems(items: list[Passage]) -> dict[str, set[str]]:
+    """Plainly: each stem, and the measures whose passages hold it ("" for any other text)."""
+    owners: dict[str, set[str]] = {}
+    for p in items:
+        for stem in {analyzer.stem(w) for w in analyzer.content_words(p.lexical_text())}:
+            owners.setdefault(stem, set()).add(p.measure_id or "")
+    return owners
+
+
+@pytest.mark.parametrize("with_texts", [False, True])
+def test_the_names_index_finds_the_measures_the_plain_rule_finds(with_texts: bool) -> None:
+    knowledge = load_knowledge(KNOWLEDGE)
+    measures = knowledge.measures
+    owners = owners_of_stems(passages(knowledge))
+
+    def elsewhere(stem: str, mid: str) -> bool:
+        return bool(owners.get(stem, set()) - {mid})
+
+    names = offer.Names(measures, elsewhere if with_texts else None)
     titles = {m.id: [analyzer.stem(w) for w in analyzer.content_words(m.title)] for m in measures}
     count: dict[str, int] = {}
     for stems in titles.values():
@@ -198,7 +214,7 @@ def test_the_names_index_finds_the_measures_the_plain_rule_finds() -> None:
         present = set(asked) & set(title)
         if len(present) >= 2 and len(present) / len(set(title)) >= 0.5:
             return True
-        own = {s for s in title if count[s] == 1}
+        own = {s for s in title if count[s] == 1 and not (with_texts and elsewhere(s, mid))}
         pairs = set(zip(title, title[1:]))
         return any(p in pairs and (p[0] in own or p[1] in own) for p in zip(asked, asked[1:]))
 

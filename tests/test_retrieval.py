@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bot.config import RetrievalSettings
+from bot.search import analyzer
 from bot.search.embedding import Embedder
 from bot.search.retriever import Retriever, calibration_drift, clean_question, features, ranking_settings
 
@@ -133,6 +134,22 @@ def test_the_calibration_records_the_ranking_it_was_fitted_on(built_settings, re
     assert calibration_drift(changed, meta) == ["retrieval.dense_weight: fitted with 0.6, now 0.5",
                                                 "retrieval.asks_weight: fitted with 0.1, now 0.0"]
     assert "run `sportello build`" in caplog.text and "retrieval.asks_weight" in caplog.text
+
+
+def test_a_measure_is_named_by_words_no_other_text_has(retriever: Retriever) -> None:
+    """A pair of title words names a measure when one of them is its own: in no other title and no
+    other text. "processi" is in one title only but in other texts too, so "digitalizzare i processi"
+    names nothing; "Terre Tagliamento" and "Voucher 3I" still name theirs."""
+    from tests.test_candidates import owners_of_stems
+    owners = owners_of_stems(retriever.index.passages)
+    for measure in retriever.index.measures.values():
+        for stem in {analyzer.stem(w) for w in analyzer.content_words(measure.title)}:
+            assert retriever._elsewhere(stem, measure.id) == bool(owners.get(stem, set()) - {measure.id}), stem
+    names = retriever._names
+    assert names.named_in("contributo per digitalizzare i processi") == set()
+    assert names.named_in("il bando terre tagliamento è aperto?") == {
+        "8141-distretto-del-commercio-terre-tagliamento-contributi-alle-imprese"}
+    assert names.named_in("scadenza voucher 3i") == {"3265-voucher-3i-investire-in-innovazione"}
 
 
 def test_unknown_words_lower_coverage(retriever: Retriever) -> None:

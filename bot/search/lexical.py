@@ -114,6 +114,16 @@ class LexicalIndex:
                 out[indices[start:end]] += data[start:end]
         return out
 
+    def passages_with(self, stem: str) -> np.ndarray:
+        """The numbers of the passages whose text holds `stem` (BM25 scores them above 0)."""
+        if self._csc is None:
+            return np.flatnonzero(self.scores([stem]) > 0)
+        t = self.bm25.vocab_dict.get(stem)
+        if t is None:
+            return np.empty(0, dtype=np.int64)
+        _, indices, indptr = self._csc
+        return np.asarray(indices[indptr[t]:indptr[t + 1]], dtype=np.int64)
+
     def weighted_scores(self, stems: list[str], extra_stems: list[str], extra_weight: float) -> np.ndarray:
         """`scores(stems) + extra_weight * scores(extra_stems)`: float32, the same values bit for bit."""
         scores = self.scores(stems)

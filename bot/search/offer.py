@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.measures.eligibility import Filters, Profile, filters_from_question, matches
@@ -70,18 +70,23 @@ def criteria(question: str, today: dt.date, closing_days: int, profile: Profile 
 
 class Names:
     """Recognises a question that names a measure: most words of its title, or a pair of adjacent
-    title words at least one of which belongs to that title alone ("Voucher 3I", "Terre Tagliamento").
+    title words at least one of which belongs to that measure alone ("Voucher 3I", "Terre Tagliamento").
+
+    A word belongs to a measure alone when no other title has it and, given `elsewhere` (stem,
+    measure id -> whether a text other than that measure's holds the stem), no other text either:
+    "processi" in one title among ten does not make "digitalizzare i processi" a name.
 
     Titles are indexed by stem and by adjacent pair, so finding the measures a question names costs
     a few look-ups per question word, not a pass over every measure."""
 
-    def __init__(self, measures: Sequence[Measure]):
+    def __init__(self, measures: Sequence[Measure], elsewhere: Callable[[str, str], bool] | None = None):
         self._titles = {m.id: [analyzer.stem(w) for w in analyzer.content_words(m.title)] for m in measures}
         count: dict[str, int] = {}
         for stems in self._titles.values():
             for s in set(stems):
                 count[s] = count.get(s, 0) + 1
-        self._own = {mid: {s for s in stems if count[s] == 1} for mid, stems in self._titles.items()}
+        self._own = {mid: {s for s in stems if count[s] == 1 and not (elsewhere and elsewhere(s, mid))}
+                     for mid, stems in self._titles.items()}
         self._by_stem: dict[str, list[str]] = {}
         self._by_pair: dict[tuple[str, str], list[str]] = {}
         for mid, stems in self._titles.items():

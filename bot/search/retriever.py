@@ -140,11 +140,16 @@ class Retriever:
         self.synonyms = analyzer.Synonyms(index.synonyms)
         self._measure_of = {n: index.measures[p.measure_id] for n, p in enumerate(index.passages)
                             if p.measure_id is not None and p.measure_id in index.measures}
-        self._names = offer.Names(list(index.measures.values()))
+        self._names = offer.Names(list(index.measures.values()), self._elsewhere)
         self._candidates = Candidates(index, self._measure_of, self._names)
         backend = (index.meta.get("model") or {}).get("backend", "")
         self._bridge_cosine = (bridge_min_cosine(backend, self.settings.bridge_min_cosine)
                                if self.settings.bridge else None)
+
+    def _elsewhere(self, stem: str, measure_id: str) -> bool:
+        """Whether a passage that is not one of measure `measure_id`'s holds `stem` (for offer.Names)."""
+        passages = self.index.passages
+        return any(passages[int(n)].measure_id != measure_id for n in self.index.lexical.passages_with(stem))
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Retriever:
