@@ -79,13 +79,13 @@ def test_no_closed_measure_comes_first_when_an_open_one_is_expected(retriever: R
     assert m["closed_first"] == 0.0
     assert m["out_of_scope_declined"] == 1.0
     assert m["in_scope_wrongly_declined"] <= 0.05
-    assert m["answered_wrong"] <= 0.14
+    assert m["answered_wrong"] <= 0.10
 
 
 def test_hybrid_ranks_better_than_either_part(retriever: Retriever) -> None:
     """Over every held-back set (Italian, measures, English): on `holdout.yaml` alone the three modes
     tie at hit@1 but for the kind-of-question weighting (README), and on the measures lexical alone is
-    level at hit@1."""
+    ahead at hit@1 (0.773 against 0.727; README)."""
     items = load_items([HOLDOUT, MEASURES_HOLDOUT, ENGLISH_HOLDOUT])
     hybrid, dense, lexical = (evaluate(retriever, items, mode).metrics() for mode in ("hybrid", "dense", "lexical"))
     for metric in ("mrr", "hit@3"):
