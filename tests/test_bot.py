@@ -212,6 +212,23 @@ def test_low_confidence_offers_close_questions(fake, settings, retriever, built_
     assert answer.text.startswith(_esc(faq.text[:40]))
 
 
+def test_low_confidence_offers_the_measure_that_came_first_with_its_status(fake, settings, retriever, built_settings):
+    """A measure first below the answer threshold is offered by its card, its status in the text."""
+    strict = built_settings.retrieval.model_copy(
+        update={"answer_threshold": 0.99, "suggest_threshold": 0.05, "calibration_from": "settings"})
+    cautious = Retriever(retriever.index, retriever.embedder, strict, settings.measures)
+    with RunningBot(settings, cautious):
+        fake.message("contributi per brevettare un'invenzione")
+        reply = fake.wait_sent(1, 42)[0]
+        assert reply.text.startswith(IT.no_answer) and IT.maybe in reply.text
+        assert "<b>Voucher 3I - Investire in innovazione</b>\n✅ Aperto fino al 31/12/2027" in reply.text
+        buttons = reply.buttons()
+        assert buttons[0] == ("Voucher 3I - Investire in innovazione", "ms:3265-voucher-3i-investire-in-innovazione")
+        fake.tap(reply, buttons[0][1])   # -> the card
+        card = fake.wait_sent(2, 42)[1]
+    assert card.text.startswith("<b>Voucher 3I - Investire in innovazione</b>")
+
+
 # --- awkward input --------------------------------------------------------------------------------
 
 def test_photo_sticker_voice_and_document_get_a_polite_text_only_reply(fake, settings, retriever):

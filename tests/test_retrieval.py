@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -98,11 +99,27 @@ def test_thresholds_come_from_settings(tuned: Retriever) -> None:
     tuned.settings.suggest_threshold = 0.0
     result = tuned.search(question)
     assert result.decision == "suggest"
-    assert result.suggestions and all(h.passage.kind == "faq" for h in result.suggestions)
+    assert result.suggestions and all(h.passage.kind == "faq" or h.measure is not None for h in result.suggestions)
+    # A measure is offered only from the first top_k of the ranking; FAQ entries from anywhere.
+    head = [h.passage.id for h in result.ranking[: tuned.settings.top_k]]
+    assert all(h.passage.kind == "faq" or h.passage.id in head for h in result.suggestions)
     tuned.settings.suggest_threshold = 1.0
     assert tuned.search(question).decision == "decline"
     tuned.settings.answer_threshold = 0.0
     assert tuned.search(question).decision == "answer"
+
+
+def test_a_measure_ranked_first_below_the_threshold_is_suggested(tuned: Retriever) -> None:
+    """"Forse cercavi" offers the measure that came first, not only FAQ questions further down."""
+    tuned.settings.answer_threshold = 1.0
+    tuned.settings.suggest_threshold = 0.0
+    result = tuned.search("contributi per brevettare un'invenzione", today=dt.date(2026, 11, 25))
+    assert result.decision == "suggest"
+    first = result.suggestions[0]
+    assert first.measure is not None and first.measure.id == "3265-voucher-3i-investire-in-innovazione"
+    assert first.passage.id == result.ranking[0].passage.id
+    ids = [h.measure.id for h in result.suggestions if h.measure is not None]
+    assert len(ids) == len(set(ids))  # each measure once, whatever its passages
 
 
 def test_confidence_follows_the_calibration(tuned: Retriever) -> None:

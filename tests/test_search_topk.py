@@ -78,7 +78,17 @@ def full_scoring(r: Retriever, question: str, mode: Mode, today: dt.date, vector
         return Reference("answer", confidence, answers, [], [f for f in faqs if f not in answers][: s.related], ids,
                          positive)
     decision = "suggest" if confidence >= s.suggest_threshold else "decline"
-    return Reference(decision, confidence, [], faqs[: s.suggestions] if decision == "suggest" else [], [], ids,
+    # "Forse cercavi": FAQ entries, and measures among the first top_k (each measure once), in order.
+    offered: list[str] = []
+    measures: set[str] = set()
+    for rank, i in enumerate(order):
+        measure = r._measure_of.get(i)
+        if r.index.passages[i].kind == "faq":
+            offered.append(r.index.passages[i].id)
+        elif measure is not None and rank < s.top_k and measure.id not in measures:
+            measures.add(measure.id)
+            offered.append(r.index.passages[i].id)
+    return Reference(decision, confidence, [], offered[: s.suggestions] if decision == "suggest" else [], [], ids,
                      positive)
 
 

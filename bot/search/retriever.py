@@ -75,7 +75,8 @@ class SearchResult:
     decision: Decision
     confidence: float
     answers: list[Hit]                                     # best first; empty when declined
-    suggestions: list[Hit] = field(default_factory=list)   # close FAQ questions ("Forse cercavi")
+    # Close FAQ questions and measures ("Forse cercavi"): see `suggested`.
+    suggestions: list[Hit] = field(default_factory=list)
     related: list[Hit] = field(default_factory=list)       # other FAQ questions near the answer
     # The head of the ranking, whatever the decision: its first 20 (as a full scoring of every
     # passage ranks them), then FAQ entries further down as related/suggested questions need them.
@@ -235,7 +236,7 @@ class Retriever:
             return SearchResult(question, "answer", confidence, answers, related=related, ranking=hits,
                                 signals=signals, today=today)
         decision: Decision = "suggest" if confidence >= self.settings.suggest_threshold else "decline"
-        suggestions = faq_hits[: self.settings.suggestions] if decision == "suggest" else []
+        suggestions = suggested(hits, top_k, self.settings.suggestions) if decision == "suggest" else []
         return SearchResult(question, decision, confidence, [], suggestions=suggestions, ranking=hits,
                             signals=signals, today=today)
 
@@ -357,6 +358,23 @@ class Retriever:
         z = (c.bias + c.coverage * f["coverage"] + c.local * f["local"] + c.dense * f["dense"]
              + c.lexical * f["lexical"] + c.scope * f["scope"])
         return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def suggested(hits: list[Hit], top: int, limit: int) -> list[Hit]:
+    """What "Forse cercavi" offers: in ranking order, FAQ entries (their questions) and the measures
+    among the first `top` (their cards, each once), at most `limit`. A measure that ranks first
+    below the answer threshold is the likeliest thing the user meant; one further down is not offered."""
+    out: list[Hit] = []
+    measures: set[str] = set()
+    for rank, hit in enumerate(hits):
+        if len(out) >= limit:
+            break
+        if hit.passage.kind == "faq":
+            out.append(hit)
+        elif hit.measure is not None and rank < top and hit.measure.id not in measures:
+            measures.add(hit.measure.id)
+            out.append(hit)
+    return out
 
 
 def above_floor(cosine: np.ndarray | float, floor: float) -> np.ndarray | float:

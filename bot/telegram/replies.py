@@ -35,7 +35,7 @@ def answer_reply(result: SearchResult, qid: int, t: Texts, contact: str, lang: L
     """The reply to a question: the best answer, its source and buttons, or an honest "I don't know".
     A measure is answered with its card."""
     if not result.answered or not result.answers:
-        return no_answer_reply(result, t, contact)
+        return no_answer_reply(result, t, contact, lang)
     best = result.answers[0]
     feedback = [Button("👍", Feedback("+", qid).encode()), Button("👎", Feedback("-", qid).encode())]
     if best.measure is not None and best.today is not None:
@@ -59,8 +59,9 @@ def answer_reply(result: SearchResult, qid: int, t: Texts, contact: str, lang: L
     return Reply("\n".join(lines), buttons)
 
 
-def no_answer_reply(result: SearchResult, t: Texts, contact: str) -> Reply:
-    """Say plainly there is no reliable answer, offer close questions, and whom to ask."""
+def no_answer_reply(result: SearchResult, t: Texts, contact: str, lang: Lang = "it") -> Reply:
+    """Say plainly there is no reliable answer, offer close questions and measures (each measure with
+    its status, so a closed one never reads as an offer), and whom to ask."""
     if result.signals.get("listing") and result.today is not None:
         days = int(result.signals.get("closing_within_days", 0))
         until = (result.today + dt.timedelta(days=days)).strftime("%d/%m/%Y")
@@ -68,8 +69,17 @@ def no_answer_reply(result: SearchResult, t: Texts, contact: str) -> Reply:
     lines = [t.no_answer]
     if result.suggestions:
         lines += ["", t.maybe]
+        lines += [short_status(h.measure, h.today, h.closing_days, lang)
+                  for h in result.suggestions if h.measure is not None and h.today is not None]
     lines += ["", escape(contact)]
-    return Reply("\n".join(lines), [[faq_button(h.passage)] for h in result.suggestions])
+    return Reply("\n".join(lines), [[suggestion_button(h)] for h in result.suggestions])
+
+
+def suggestion_button(hit: Hit) -> Button:
+    """A FAQ entry's question, or a measure's title opening its card."""
+    if hit.measure is not None:
+        return Button(hit.measure.title[:60], Card(hit.measure.id).encode())
+    return faq_button(hit.passage)
 
 
 def continuation_reply(result: SearchResult, qid: int, offset: int, t: Texts) -> Reply | None:
