@@ -53,6 +53,8 @@ def test_what_closes_this_month_uses_the_days_left() -> None:
     ("il voucher 3i è ancora aperto?", False, None),
     ("is the patent voucher still open?", False, None),
     ("is there a grant still open for shops?", True, None),
+    ("what is the best grant available for my shop?", True, None),
+    ("is it still open?", False, None),
     ("bandi ancora aperti per il turismo", True, None),
 ])
 def test_intents(question: str, want_open: bool, closing: int | None) -> None:

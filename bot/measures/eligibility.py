@@ -59,7 +59,8 @@ _OPEN = re.compile(
 # of ... still open?"; not "c'è un bando ancora aperto", "is there...", "are ... open").
 _STATUS = re.compile(
     r"(?<!\bc )\be (?:ancora |sempre )?(?:apert|attiv|valid)[oa]\b"
-    r"|\bis (?!there\b)(?:\w+ ){0,12}?(?:still |currently |now )?(?:open|available|active)\b(?! to\b)")
+    r"|\bis (?!there\b)(?:\w+ ){1,12}?(?:still|currently|now) (?:open|available|active)\b(?! to\b)"
+    r"|\bis (?:it|this|that) (?:open|available|active)\b")
 # Perfect tense ("ho aperto", "abbiamo aperto") talks about the business, not a measure.
 _PERFECT = re.compile(r"\b(?:ho|hai|ha|abbiamo|avete|hanno|appena|gia) (?:\w+ )?apert[oaie]\b")
 # "In scadenza" and the like ask for measures closing soon on their own; "scade" / "chiude" need a
