@@ -1,6 +1,6 @@
 """English questions over Italian text (bot/search/bridge.py): the language test, the vocabulary,
 the rewrite, the file in the index, and — with the real model — English questions finding what their
-Italian versions find, on a knowledge with every English phrasing taken out."""
+Italian versions find, on a knowledge with every English phrasing and the synonyms taken out."""
 
 from __future__ import annotations
 
@@ -124,10 +124,12 @@ PAIRS = [
 
 
 def _without_english_phrasings(source: Path, target: Path) -> int:
-    """Copy the knowledge with every English FAQ phrasing removed; return how many were removed."""
+    """Copy the knowledge with every English FAQ phrasing removed, and with no synonyms (the glossary
+    pairs English words with Italian ones by hand); return how many phrasings were removed."""
     import shutil
 
     shutil.copytree(source, target)
+    (target / "synonyms.yaml").write_text("groups: []\n", encoding="utf-8")
     removed = 0
     for path in sorted((target / "faq").glob("*.yaml")):
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -159,6 +161,8 @@ def test_english_questions_find_what_their_italian_versions_find(italian_only: R
         first = _entry(italian_only.search(italian).ranking[0])
         found = [_entry(h) for h in italian_only.search(english).ranking[:3]]
         assert first in found, (english, first, found)
+        if english in ("grants for patenting an invention", "where was the agreement signed"):  # the issue's
+            assert found[0] == first, (english, first, found)
 
 
 def test_the_bridge_is_what_finds_them(italian_only: Retriever, embedder: Embedder) -> None:
