@@ -93,11 +93,12 @@ def for_me_reply(measures: list[Measure], offset: int, profile: Profile | None, 
         offset, page = 0, measures[:FOR_ME_PAGE]
     lines = [*intro, t.for_me_title.format(first=offset + 1, last=offset + len(page), total=len(measures)), ""]
     lines += [short_status(m, today, closing_days, lang) + "\n" for m in page]
-    rows = [[Button(_button_title(m.title), Card(m.id).encode())] for m in page]
+    rows = [[Button(button_title(m.title), Card(m.id).encode())] for m in page]
     if offset + len(page) < len(measures):
         rows.append([Button(t.for_me_more, ForMe(offset + len(page)).encode())])
     return Reply("\n".join(lines).rstrip(), rows)
 
 
-def _button_title(title: str, limit: int = 60) -> str:
+def button_title(title: str, limit: int = 60) -> str:
+    """A measure title short enough for a button, cut at a word."""
     return title if len(title) <= limit else title[: limit - 1].rsplit(" ", 1)[0] + "…"

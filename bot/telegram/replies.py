@@ -11,7 +11,7 @@ from bot.search.passages import Passage
 from bot.search.retriever import Hit, SearchResult
 from bot.telegram.buttons import Ask, Card, Continue, Feedback, More, Topic, Topics
 from bot.telegram.markup import Button, Reply, escape
-from bot.telegram.measure_replies import measure_reply, short_status
+from bot.telegram.measure_replies import button_title, measure_reply, short_status
 from bot.telegram.texts import Lang, Texts
 
 CONTINUE_AFTER = 800       # past this, an answer is cut at a sentence and "Continua" offered
@@ -78,7 +78,7 @@ def no_answer_reply(result: SearchResult, t: Texts, contact: str, lang: Lang = "
 def suggestion_button(hit: Hit) -> Button:
     """A FAQ entry's question, or a measure's title opening its card."""
     if hit.measure is not None:
-        return Button(hit.measure.title[:60], Card(hit.measure.id).encode())
+        return Button(button_title(hit.measure.title), Card(hit.measure.id).encode())
     return faq_button(hit.passage)
 
 
