@@ -70,8 +70,7 @@ def index_diff(index_root: Path, knowledge: Knowledge, chunk_chars: int) -> Inde
     table = current_folder(index_root) / PASSAGES if (index_root / "current").exists() else None
     if table is None or not table.is_file():
         return IndexDiff(added=[Entry(k, _label(k, v), "") for k, v in sorted(now.items())], indexed=False)
-    built_items = [Passage(**{k: v for k, v in {**p, "phrasings": tuple(p.get("phrasings", ()))}.items()
-                              if k in Passage.__dataclass_fields__})
+    built_items = [Passage(**{k: v for k, v in p.items() if k in Passage.__dataclass_fields__})
                    for p in json.loads(table.read_text(encoding="utf-8"))]
     built = entries(built_items)
     diff = IndexDiff()

@@ -97,7 +97,6 @@ class Candidates:
                                   for p in passages), dtype=np.int64, count=n)
         self.measure = np.zeros(n, dtype=bool)
         self.measure[list(measure_of)] = True
-        self.faq = np.fromiter((p.kind == "faq" for p in passages), dtype=bool, count=n)
         by_measure: dict[str, list[int]] = {}
         for number, measure in measure_of.items():
             by_measure.setdefault(measure.id, []).append(number)
@@ -106,6 +105,7 @@ class Candidates:
         # what each FAQ entry's own question and phrasings ask for (asks.py), one bit per kind.
         self.regional = np.zeros(n, dtype=bool)
         self._in_region: dict[str, np.ndarray] = {}
+        self.faq = np.zeros(n, dtype=bool)
         self.asks = np.zeros(n, dtype=np.uint8)
         for number, p in enumerate(passages):
             if p.regions and not self.measure[number]:
@@ -113,6 +113,7 @@ class Candidates:
                 for name in p.regions:
                     self._in_region.setdefault(name, np.zeros(n, dtype=bool))[number] = True
             if p.kind == "faq":
+                self.faq[number] = True
                 self.asks[number] = asks.bits([p.question or "", *p.phrasings])
 
     def rank(self, question: str, mode: Mode, wanted: offer.Criteria, vector: np.ndarray | None,
@@ -231,7 +232,7 @@ class Candidates:
         faq = best[self.faq[ranked.ids[best]]]
         if len(best) < EXACT_HEAD or len(faq) < faqs:
             return 0  # too few to aim at: grow by steps
-        target = min(float(ranked.fused[best[EXACT_HEAD - 1]]), float(ranked.fused[faq[faqs - 1]]) if faqs else np.inf)
+        target = min(float(ranked.fused[best[EXACT_HEAD - 1]]), float(ranked.fused[faq[faqs - 1]]))  # faqs ≥ top_k ≥ 1
         # The bound at a grid of BM25 values, in one call of the fusion: with `top` (BM25's best for
         # the question) among them, each is fused as in a full scoring, which scales BM25 by it.
         grid = np.linspace(0.0, top, GRID + 1).astype(np.float32)

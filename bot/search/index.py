@@ -363,7 +363,7 @@ def load(settings: Settings, embedder: Embedder | None, serve_unbuilt: bool = Fa
 
 
 def _read_passages(path: Path) -> list[Passage]:
-    return [Passage(**{**p, "phrasings": tuple(p["phrasings"])}) for p in _read_json(path)]
+    return [Passage(**p) for p in _read_json(path)]  # lists become tuples in Passage
 
 
 def _read_knowledge(path: Path) -> tuple[list[Area], list[list[str]]]:

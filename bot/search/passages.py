@@ -29,7 +29,7 @@ class Passage:
     regions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        # Read back from passages.json as lists: kept as tuples, so a Passage stays hashable.
+        # Read back from passages.json (index.py, diff.py) as lists: kept as tuples, so a Passage stays hashable.
         object.__setattr__(self, "phrasings", tuple(self.phrasings))
         object.__setattr__(self, "regions", tuple(self.regions))
 
