@@ -85,6 +85,18 @@ def test_size_labels_in_both_languages() -> None:
     ("bandi nazionali", {NATIONAL}),
     ("servono due marche da bollo?", set()),
     ("come apro una partita iva", set()),
+    # Any other town (places.py): "a Limena", German names, names of several words, longest first.
+    ("ho un negozietto a Limena", {"Veneto"}),
+    ("sono di Sesto Fiorentino", {"Toscana"}),
+    ("negozi di Cordovado e Sesto al Reghena", {"Friuli-Venezia Giulia"}),
+    ("a workshop in Casarsa della Delizia", {"Friuli-Venezia Giulia"}),
+    ("ich habe einen Betrieb in Brixen", {"Trentino-Alto Adige/Südtirol"}),
+    ("sono di Empoli, in Toscana", {"Toscana"}),
+    ("un'impresa di Empoli e una di Limena", {"Toscana", "Veneto"}),
+    # Town names that are words, or better known as something else, are no town.
+    ("fondi per il calcio giovanile", set()),
+    ("finanziamento di Intesa San Paolo", set()),
+    ("c'è un nesso tra export e innovazione?", set()),
 ])
 def test_mentions_finds_regions_and_their_adjectives(text: str, regions: set[str]) -> None:
     assert mentions(text).regions == frozenset(regions)

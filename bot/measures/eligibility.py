@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.measures.schema import Measure
 from bot.measures.status import DEFAULT_CLOSING_DAYS, Lang, is_available, status
-from bot.measures import vocab
+from bot.measures import places, vocab
 from bot.measures.text import fold
 from bot.measures.vocab import NATIONAL, Mentions, mentions
 
@@ -77,8 +77,9 @@ _THIS_WEEK = re.compile(r"\b(?:questa settimana|entro (?:la )?fine (?:della )?se
 _N_DAYS = re.compile(r"\b(?:entro|nei prossimi|prossimi|within|in the next|next) (\d{1,3}) (?:giorni|days)\b")
 # Every pattern `mentions` looks for, in one expression without capture groups: Python's regex engine
 # runs it some 20× faster than the region scan's 170 groups, and most questions name no region, size
-# or sector at all, so `mentions` runs only when this finds something. (Removing "marche da bollo"
-# before the region scan, as `mentions` does, can only take matches away, never add one.)
+# or sector at all, so `mentions` runs only when this or the town table (places.py) finds something.
+# (Removing "marche da bollo" before the region scan, as `mentions` does, can only take matches away,
+# never add one.)
 _MAYBE_MENTIONS = re.compile("|".join(
     [r"\b(?:" + "|".join(word for word, _ in vocab._REGION_WORD_LIST) + r")\b"]
     + [p.pattern for p in (*vocab._SIZE_PATTERNS.values(), vocab._SME_PATTERN, *vocab._SECTOR_PATTERNS.values())]))
@@ -87,7 +88,7 @@ _MAYBE_MENTIONS = re.compile("|".join(
 def filters_from_question(question: str, today: dt.date) -> Filters:
     """Regions, sizes, sectors and open / closing-soon intents named in a question."""
     text = fold(question)
-    found = mentions(question) if _MAYBE_MENTIONS.search(text) else Mentions()
+    found = mentions(question) if _MAYBE_MENTIONS.search(text) or places.regions_in(text) else Mentions()
     closing: int | None = None
     n_days = _N_DAYS.search(text)
     closing_verb = bool(_CLOSING_VERB.search(text))

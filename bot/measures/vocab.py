@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.measures import places
 from bot.measures.text import fold
 
 # The 20 ISTAT regions, spelled as incentivi.gov.it writes them (the bilingual names included).
@@ -227,10 +228,13 @@ class Mentions:
 
 
 def mentions(text: str) -> Mentions:
-    """Recognise regions (names, adjectives, main cities), sizes and sectors named in `text`."""
+    """Recognise regions (names, adjectives, towns), sizes and sectors named in `text`."""
     folded = fold(text)
-    regions = {_REGION_WORD_LIST[match.lastindex - 1][1]
-               for match in _REGION_SCAN.finditer(_NOT_A_REGION.sub(" ", folded)) if match.lastindex}
+    plain = _NOT_A_REGION.sub(" ", folded)
+    regions = {_REGION_WORD_LIST[match.lastindex - 1][1] for match in _REGION_SCAN.finditer(plain) if match.lastindex}
+    # Then any other town (places.py), outside what the region scan read: the "venezia" of
+    # "friuli venezia giulia" is no town.
+    regions |= places.regions_in(_REGION_SCAN.sub(" # ", plain))
     sizes = {size_id for size_id, pattern in _SIZE_PATTERNS.items() if pattern.search(folded)}
     if _SME_PATTERN.search(folded):
         sizes |= SME
