@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.measures import places
+from bot.measures import places, places_table
 from bot.measures.text import fold
 from bot.measures.vocab import REGIONS
 
@@ -55,7 +55,7 @@ def test_the_generator_leaves_out_words_phrases_short_and_shared_names(tmp_path:
     text.write_text("Ho messo i soldi nella cassa, poi ho chiuso la cassa.\nLa cassa è vuota, disse Marco.\n",
                     encoding="utf-8")
     out = tmp_path / "comuni.tsv"
-    assert places.write_table(istat, [words, text], out) == 5
+    assert places_table.write_table(istat, [words, text], out) == 5
     rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines()[1:]]
     assert rows == [["Bolzano", "Trentino-Alto Adige/Südtirol"], ["Bozen", "Trentino-Alto Adige/Südtirol"],
                     ["Città di Castello", "Umbria"], ["Limena", "Veneto"],
