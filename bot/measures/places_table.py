@@ -48,6 +48,7 @@ def write_table(istat_csv: Path, word_lists: list[Path], out: Path) -> int:
             key = fold(name)
             regions_of.setdefault(key, set()).add(where)
             spelling.setdefault(key, name)
+
     def a_phrase(name: str) -> bool:
         """A name of common words only that running text also writes in lower case ("la cassa")."""
         if not all(word in common for word in name.split()):

@@ -231,10 +231,15 @@ def mentions(text: str) -> Mentions:
     """Recognise regions (names, adjectives, towns), sizes and sectors named in `text`."""
     folded = fold(text)
     plain = _NOT_A_REGION.sub(" ", folded)
-    regions = {_REGION_WORD_LIST[match.lastindex - 1][1] for match in _REGION_SCAN.finditer(plain) if match.lastindex}
+    found = [match for match in _REGION_SCAN.finditer(plain) if match.lastindex]
+    regions = {_REGION_WORD_LIST[match.lastindex - 1][1] for match in found}
     # Then any other town (places.py), outside what the region scan read: the "venezia" of
     # "friuli venezia giulia" is no town.
-    regions |= places.regions_in(_REGION_SCAN.sub(" # ", plain))
+    rest, end = [], 0
+    for match in found:
+        rest.append(plain[end:match.start()])
+        end = match.end()
+    regions |= places.regions_in(" # ".join(rest + [plain[end:]]))
     sizes = {size_id for size_id, pattern in _SIZE_PATTERNS.items() if pattern.search(folded)}
     if _SME_PATTERN.search(folded):
         sizes |= SME
