@@ -58,10 +58,12 @@ def test_a_faq_entry_asking_the_same_kind_keeps_its_score_the_others_lose_a_litt
 
 
 def test_asking_how_much_finds_the_entry_on_amounts_which_the_words_alone_miss(retriever) -> None:  # type: ignore[no-untyped-def]
-    """A tuning question (tune.yaml): its words ("money", "agreement") lean to other entries."""
+    """Its words ("agreement", "worth") lean to other entries. Written for this test: the tuning
+    question it replaces ("how much money does the agreement provide?") finds the entry on its
+    words alone since that entry asks about the protocol itself ("Quanti soldi mette il protocollo?")."""
     from bot.search.retriever import Retriever
 
-    question = "how much money does the agreement provide?"
+    question = "how much is the agreement worth?"
     off = Retriever(retriever.index, retriever.embedder, retriever.settings.model_copy(update={"asks_weight": 0.0}),
                     retriever.measures)
     assert off.search(question).ranking[0].passage.id != "faq:protocollo-quanti-soldi"
