@@ -18,6 +18,7 @@ from __future__ import annotations
 import faiss  # noqa: F401 - before torch
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -47,7 +48,6 @@ def retriever_for(folder: Path, distractors: int, embedder: Embedder) -> tuple[R
         if distractors:
             grown_knowledge(KNOWLEDGE, knowledge, distractors)
         else:
-            import shutil
             shutil.copytree(KNOWLEDGE, knowledge)
     settings = Settings.load(None, {"SPORTELLO_PATHS__KNOWLEDGE": str(knowledge),
                                     "SPORTELLO_PATHS__INDEX": str(folder / "index"),
@@ -79,7 +79,8 @@ def main() -> int:
     for size in sizes:
         retriever, seconds = retriever_for(root / str(size), size, embedder)
         passages = len(retriever.index.passages)
-        shipped = shipped or (passages if size == 0 else None)
+        if size == 0:
+            shipped = passages
         label = f"+{size}" if size else "shipped"
         built = f"built in {seconds:.0f} s" if seconds is not None else "index reused"
         times = f", {passages / shipped:.0f}× the shipped" if shipped and size else ""
