@@ -210,6 +210,12 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         f"{counts['measures']} measures ({counts['measure_passages']} passages), "
         f"{counts['vectors']} vectors of dimension {meta['model']['dimension']} ({meta['model']['name']})."
     )
+    found = meta.get("thesaurus")
+    if found and found.get("found"):
+        print(f"Thesaurus: {found['words']} everyday words with synonyms in the knowledge, from {found['source']}.")
+    elif found:
+        print(f"No thesaurus at {found['source']} (Debian: apt-get install mythes-it, then build again): "
+              "questions are widened with knowledge/synonyms.yaml only.")
     fitted = meta.get("calibration")
     if fitted:
         errors = fitted["errors"]

@@ -161,6 +161,11 @@ class RetrievalSettings(_Section):
     # build embeds every word of the knowledge once when it is on.
     bridge: bool = True
     bridge_min_cosine: float | None = Field(None, gt=0.0, le=1.0)
+    # A general Italian thesaurus in the MyThes format (bot/search/thesaurus.py): Debian's `mythes-it`
+    # installs this file. `sportello build` stores the synonyms of it that occur in the knowledge with
+    # the index, and questions are widened with them for BM25 at `synonym_weight`. Where the file is
+    # missing the index is built without (the build says so); null turns it off.
+    thesaurus: Path | None = Path("/usr/share/mythes/th_it_IT_v2.dat")
     # `sportello build` stores the calibration sets' questions, judged in or out of scope, with the
     # index; a question's resemblance to either kind is a confidence signal that does not grow with
     # the knowledge (bot/search/scope.py). false: no examples, the signal is 0.

@@ -34,14 +34,15 @@ def grown(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Retri
     return Retriever.open(settings, embedder)
 
 
-def check_bar(retriever: Retriever, out_of_scope_declined: float = 0.92, hit_at_1: float = 0.92) -> dict[str, float]:
+def check_bar(retriever: Retriever, out_of_scope_declined: float = 0.92, hit_at_3: float = 0.97) -> dict[str, float]:
     """Issue #9's bar on the held-back questions, with the default backend."""
+    assert retriever.index.thesaurus is not None, (
+        "the index was built without the Italian thesaurus: apt-get install mythes-it (README, quick start)")
     items = load_items([HOLDOUT])
     assert len(items) >= 45 and sum(not i.in_scope for i in items) >= 12
     m = evaluate(retriever, items, "hybrid").metrics()
-    assert m["hit@1"] >= hit_at_1
-    # 32 of 33 (0.9697): the issue's 0.97 would need all 33; the one miss is stated in the README.
-    assert m["hit@3"] >= 0.96
+    assert m["hit@1"] >= 0.92
+    assert m["hit@3"] >= hit_at_3
     assert m["out_of_scope_declined"] >= out_of_scope_declined
     assert m["in_scope_wrongly_declined"] <= 0.04
     return m
@@ -54,9 +55,10 @@ def test_the_bar_on_the_held_back_questions(retriever: Retriever) -> None:
 
 def test_the_bar_holds_with_2500_unrelated_entries_added(grown: Retriever) -> None:
     assert sum(p.kind == "faq" for p in grown.index.passages) >= DISTRACTORS
-    # Known gap (README, "Answer quality"): grown, 1 of the 12 out-of-scope held-back questions is
-    # answered (11/12 = 0.917; the issue asks 0.92). Guarded here so it cannot get worse unnoticed.
-    check_bar(grown, out_of_scope_declined=0.91)
+    # Known gaps (README, "Answer quality"): grown, 1 of the 12 out-of-scope held-back questions is
+    # answered (11/12 = 0.917; the issue asks 0.92), and 1 of 33 in-scope ones is not in the first
+    # three (32/33 = 0.9697; the issue asks 0.97). Guarded here so they cannot get worse unnoticed.
+    check_bar(grown, out_of_scope_declined=0.91, hit_at_3=0.96)
 
 
 def test_english_questions_over_italian_only_text(retriever: Retriever) -> None:
@@ -65,7 +67,7 @@ def test_english_questions_over_italian_only_text(retriever: Retriever) -> None:
     model and the word bridge (bot/search/bridge.py; without it: 0.458 / 0.708). The scope signal
     (bot/search/scope.py) brought in-scope wrongly declined from 0.458 to 0.125."""
     m = evaluate(retriever, load_items([ENGLISH_HOLDOUT]), "hybrid").metrics()
-    assert m["hit@1"] >= 0.65
+    assert m["hit@1"] >= 0.70
     assert m["hit@3"] >= 0.87
     assert m["out_of_scope_declined"] >= 0.92
     assert m["in_scope_wrongly_declined"] <= 0.13
@@ -83,16 +85,21 @@ def test_no_closed_measure_comes_first_when_an_open_one_is_expected(retriever: R
 
 
 def test_hybrid_ranks_better_than_either_part(retriever: Retriever, grown: Retriever) -> None:
-    """Over every held-back set (Italian, measures, English). Shipped, hybrid has the best MRR and
-    ties lexical alone at hit@1 (64 of 79) and hit@3 (73): on the measures, lexical and dense alone
-    are ahead at hit@1 (0.818 against 0.773; README). Grown, where the distractors' words pull
-    lexical search astray, hybrid is ahead of both at hit@3 and MRR."""
-    items = load_items([HOLDOUT, MEASURES_HOLDOUT, ENGLISH_HOLDOUT])
-    hybrid, dense, lexical = (evaluate(retriever, items, mode).metrics() for mode in ("hybrid", "dense", "lexical"))
-    assert hybrid["mrr"] > max(dense["mrr"], lexical["mrr"])
-    for metric in ("hit@1", "hit@3"):
-        assert hybrid[metric] >= max(dense[metric], lexical[metric])
-    hybrid, dense, lexical = (evaluate(grown, items, mode).metrics() for mode in ("hybrid", "dense", "lexical"))
+    """Shipped, over every held-back set (Italian, measures, English), hybrid is at least as good as
+    either part; since the thesaurus widens lexical search it ties lexical alone there (65 of 79 at
+    hit@1, 74 at hit@3, the same MRR; on the measures lexical alone is ahead at hit@1, 0.864 against
+    0.773: README). Over the tuning and held-back sets together (203 questions) it is ahead of both.
+    Grown, where the distractors' words pull lexical search astray, it is ahead of both at hit@3 and MRR."""
+    held_back = load_items([HOLDOUT, MEASURES_HOLDOUT, ENGLISH_HOLDOUT])
+    hybrid, dense, lexical = (evaluate(retriever, held_back, mode).metrics() for mode in ("hybrid", "dense", "lexical"))
+    for metric in ("hit@1", "hit@3", "mrr"):
+        assert hybrid[metric] >= max(dense[metric], lexical[metric]), metric
+    everything = held_back + load_items(sorted((KNOWLEDGE / "eval").glob("*tune*.yaml")))
+    assert len(everything) >= 270
+    hybrid, dense, lexical = (evaluate(retriever, everything, mode).metrics() for mode in ("hybrid", "dense", "lexical"))
+    for metric in ("hit@1", "hit@3", "mrr"):
+        assert hybrid[metric] > max(dense[metric], lexical[metric]), metric
+    hybrid, dense, lexical = (evaluate(grown, held_back, mode).metrics() for mode in ("hybrid", "dense", "lexical"))
     for metric in ("mrr", "hit@3"):
-        assert hybrid[metric] > max(dense[metric], lexical[metric])
+        assert hybrid[metric] > max(dense[metric], lexical[metric]), metric
     assert hybrid["hit@1"] >= max(dense["hit@1"], lexical["hit@1"])

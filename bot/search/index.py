@@ -38,8 +38,10 @@ from bot.search.dense import INDEX_FILE as DENSE_FILE, DenseIndex, DenseParams
 from bot.search.passages import Passage, passages
 from bot.search.bridge import WordBridge
 from bot.search import scope as scope_examples
+from bot.search import thesaurus
 from bot.search.scope import ScopeExamples
 from bot.search.lexical import LexicalIndex
+from bot.search.thesaurus import Thesaurus
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class SearchIndex:
     lexical: LexicalIndex
     bridge: WordBridge | None = None  # English questions' words to the knowledge's (bridge.py)
     scope: ScopeExamples | None = None  # tuning questions judged in or out of scope (scope.py)
+    thesaurus: Thesaurus | None = None  # everyday words' synonyms found in the knowledge (thesaurus.py)
     warning: str | None = None  # set when serving the last good index: the knowledge is broken, or not built
 
 
@@ -118,6 +121,7 @@ def _write_build(
     folder: Path, knowledge: Knowledge, digest: str, settings: Settings, embedder: Embedder, progress: bool,
     calibrate: Calibrate | None = None,
 ) -> None:
+    entries, thesaurus_meta = _read_thesaurus(settings)  # first: a broken file stops the build before any work
     items = passages(knowledge, settings.retrieval.chunk_chars)
     texts: list[str] = []
     rows: list[int] = []
@@ -134,11 +138,16 @@ def _write_build(
     lexical = LexicalIndex.from_words(
         words_of, extra_words={w for group in synonyms for term in group for w in analyzer.content_words(term)})
     words = _bridge(settings, embedder, words_of)
+    synonyms_of = Thesaurus.for_knowledge(entries, lexical.stems) if entries is not None else None
+    if synonyms_of is not None and thesaurus_meta is not None:
+        thesaurus_meta["words"] = len(synonyms_of)
     folder.mkdir(parents=True)
     dense.save(folder)
     lexical.save(folder / LEXICAL)
     if words is not None:
         words.save(folder)
+    if synonyms_of is not None:
+        synonyms_of.save(folder)
     _write_json(folder / PASSAGES, [dataclasses.asdict(p) for p in items])
     _write_json(folder / KNOWLEDGE, {
         "areas": [a.model_dump() for a in knowledge.areas],
@@ -166,11 +175,12 @@ def _write_build(
         "faiss_version": faiss.__version__,
         "dense": params.as_meta(),
         "bridge": {"words": len(words)} if words is not None else None,
+        "thesaurus": thesaurus_meta,
     }
     if calibrate is not None:
         fresh = SearchIndex(folder=folder, meta=meta, passages=items, areas=list(knowledge.areas),
                             synonyms=synonyms, dense=dense, measures={m.id: m for m in knowledge.measures},
-                            lexical=lexical, bridge=words)
+                            lexical=lexical, bridge=words, thesaurus=synonyms_of)
         fitted = calibrate(fresh)
         if fitted is not None:
             meta["calibration"] = fitted.calibration
@@ -201,6 +211,19 @@ def _bridge(settings: Settings, embedder: Embedder, words_of: list[list[str]]) -
     vectors = _through_cache(settings, "words", lambda cache: embed_cache.encode_queries(
         embedder, words, settings.embedding.query_prompt, cache))
     return WordBridge(words, vectors)
+
+
+def _read_thesaurus(settings: Settings) -> tuple[dict[str, set[str]] | None, dict[str, Any] | None]:
+    """The thesaurus' entries, and what meta.json records of it: where it comes from and that file's
+    SHA-256 (None, None when the setting is off). A missing file gives an index without one, recorded
+    as such; an unreadable one stops the build (ThesaurusError, naming the line)."""
+    path = settings.retrieval.thesaurus
+    if path is None:
+        return None, None
+    if not path.is_file():
+        logger.warning("no thesaurus at %s (Debian: apt-get install mythes-it): the index is built without one", path)
+        return None, {"source": str(path), "found": False}
+    return thesaurus.read_mythes(path), {"source": str(path), "found": True, "sha256": thesaurus.digest(path)}
 
 
 def _through_cache(settings: Settings, what: str,
@@ -350,6 +373,11 @@ def load(settings: Settings, embedder: Embedder | None, serve_unbuilt: bool = Fa
                             f"meta.json records {meta['bridge'].get('words')} and the vectors {dense.dimension}: "
                             "run `sportello build`")
     examples = integrity.read(folder / scope_examples.FILE, ScopeExamples.load) if meta.get("scope") else None
+    recorded = meta.get("thesaurus") or {}
+    synonyms_of = (integrity.read(folder / thesaurus.FILE, Thesaurus.load) if recorded.get("found") else None)
+    if synonyms_of is not None and len(synonyms_of) != recorded.get("words"):
+        raise IndexMismatch(f"{folder / thesaurus.FILE} holds {len(synonyms_of)} words, meta.json records "
+                            f"{recorded.get('words')}: run `sportello build`")
     if examples is not None and (len(examples) != meta["scope"].get("examples")
                                  or examples.vectors.shape[1] != dense.dimension):
         raise IndexMismatch(f"{folder / scope_examples.FILE} holds {len(examples)} examples of dimension "
@@ -359,7 +387,8 @@ def load(settings: Settings, embedder: Embedder | None, serve_unbuilt: bool = Fa
                            rows=dense.rows, lexical_documents=int(lexical.bm25.scores.get("num_docs", -1)),
                            measures=len(measures))
     return SearchIndex(folder=folder, meta=meta, passages=items, areas=areas, synonyms=synonyms, dense=dense,
-                       measures=measures, lexical=lexical, bridge=words, scope=examples, warning=warning)
+                       measures=measures, lexical=lexical, bridge=words, scope=examples,
+                       thesaurus=synonyms_of, warning=warning)
 
 
 def _read_passages(path: Path) -> list[Passage]:

@@ -200,7 +200,10 @@ class Retriever:
         stems, coverage = self.index.lexical.query_tokens(words)
         extra_stems: list[str] = []
         if mode != "dense":
-            extra, _ = self.index.lexical.query_tokens(" ".join(self.synonyms.extra_terms(words)))
+            terms = self.synonyms.extra_terms(words)
+            if self.index.thesaurus is not None:  # everyday words' synonyms, as light as the groups'
+                terms += [t for t in self.index.thesaurus.extra_terms(words) if t not in terms]
+            extra, _ = self.index.lexical.query_tokens(" ".join(terms))
             extra_stems = [s for s in extra if s not in stems]
         if mode != "lexical" and vector is None:
             assert self.embedder is not None, "dense search needs the embedding model"

@@ -1,0 +1,135 @@
+"""The general Italian thesaurus (bot/search/thesaurus.py): reading MyThes files, keeping what the
+knowledge holds, widening questions, and what a build does with a good, missing or broken file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.errors import IndexMismatch
+from bot.search import thesaurus
+from bot.search.embedding import Embedder
+from bot.search.index import META, current_folder, load, read_meta
+from bot.search.retriever import Retriever
+from bot.search.service import build_index
+from bot.search.thesaurus import Thesaurus, ThesaurusError, read_mythes
+from conftest import make_settings
+
+SMALL = """UTF-8
+fabbrica|2
+(s.f.)|costruzione|edificio
+(s.f.)|manifattura|officina|punto di lavoro
+attività|1
+(s.f.)|lavoro|Operosità
+"""
+
+
+def _write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / "th_test.dat"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_mythes_file_is_read_as_words_and_single_word_synonyms(tmp_path: Path) -> None:
+    found = read_mythes(_write(tmp_path, SMALL))
+    assert found == {
+        "fabbrica": {"costruzione", "edificio", "manifattura", "officina"},  # "punto di lavoro": several words
+        "attivita": {"lavoro", "operosita"},  # normalised as the analyzer does: no accents, lower case
+    }
+
+
+def test_the_encoding_named_on_the_first_line_is_used(tmp_path: Path) -> None:
+    found = read_mythes(_write(tmp_path, SMALL.replace("UTF-8", "ISO8859-15"), "iso8859-15"))
+    assert found["attivita"] == {"lavoro", "operosita"}
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("UTF-8\nfabbrica|1\n(s.f.)|edificio\nofficina\n", r"th_test\.dat:4: expected an entry `word\|count`"),
+    ("UTF-8\nfabbrica|due\n(s.f.)|edificio\n", r"th_test\.dat:2: expected an entry"),
+    ("UTF-8\nfabbrica|3\n(s.f.)|edificio\n", r"th_test\.dat:2: 'fabbrica' announces 3 meanings, the file ends after 1"),
+    ("NO-SUCH-ENCODING\nfabbrica|1\n(s.f.)|edificio\n", r"th_test\.dat:1: cannot be read as 'NO-SUCH-ENCODING'"),
+])
+def test_a_broken_file_is_named_with_its_line(tmp_path: Path, text: str, where: str) -> None:
+    with pytest.raises(ThesaurusError, match=where):
+        read_mythes(_write(tmp_path, text))
+
+
+def test_only_synonyms_the_knowledge_holds_are_kept() -> None:
+    entries = {"fabbrica": {"manifattura", "edificio", "fabbricazione"}, "casa": {"manifattura"},
+               "arnese": {"edificio"}}
+    # The knowledge's stems: "manifattura" and "fabbricazione" ("fabbric", the head's own stem) only.
+    kept = Thesaurus.for_knowledge(entries, {"manifattur", "fabbric"})
+    assert kept.words == {"fabbrica": ("manifattura",), "casa": ("manifattura",)}
+    assert len(Thesaurus.for_knowledge({"bar": {"manifattura"}}, {"manifattur"})) == 0  # too short to widen
+
+
+def test_a_question_is_widened_once_per_synonym_and_never_with_its_own_words(tmp_path: Path) -> None:
+    found = Thesaurus({"fabbrica": ("manifattura", "officina"), "officina": ("fabbrica", "manifattura")})
+    assert found.extra_terms("Ho una fabbrica e un'officina") == ["manifattura"]
+    assert found.extra_terms("nessuna parola nota") == []
+    found.save(tmp_path)
+    assert Thesaurus.load(tmp_path / thesaurus.FILE).words == found.words
+
+
+# A made-up head word, so the test does not depend on Debian's file: only this thesaurus links it.
+OPIFICIO = "UTF-8\nopificio|1\n(s.m.)|manifattura|stabilimento\n"
+QUESTION = "qualcosa per un opificio"
+TARGET = "faq:nuove-imprese-manifattura-servizi"
+
+
+@pytest.mark.slow
+def test_a_build_stores_the_synonyms_and_search_uses_them(tmp_path: Path, embedder: Embedder) -> None:
+    source = _write(tmp_path, OPIFICIO)
+    settings = make_settings(tmp_path, SPORTELLO_RETRIEVAL__THESAURUS=str(source))
+    build_index(settings, embedder)
+    meta = read_meta(settings.paths.index)
+    assert meta["thesaurus"] == {"source": str(source), "found": True, "sha256": thesaurus.digest(source), "words": 1}
+    widened = Retriever.open(settings, embedder)
+    assert widened.index.thesaurus is not None and widened.index.thesaurus.words == {"opificio": ("manifattura",)}
+    assert widened.search(QUESTION).ranking[0].passage.id == TARGET
+    # The same index read without the thesaurus: the entry is not first. The gain is the thesaurus'.
+    plain = Retriever.open(settings, embedder)
+    plain.index.thesaurus = None
+    assert plain.search(QUESTION).ranking[0].passage.id != TARGET
+
+
+@pytest.mark.slow
+def test_a_missing_file_builds_without_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    absent = tmp_path / "absent.dat"
+    settings = make_settings(tmp_path, SPORTELLO_RETRIEVAL__THESAURUS=str(absent))
+    env = {"SPORTELLO_PATHS__KNOWLEDGE": str(settings.paths.knowledge), "SPORTELLO_PATHS__INDEX": str(settings.paths.index),
+           "SPORTELLO_PATHS__DATABASE": str(settings.paths.database), "SPORTELLO_RETRIEVAL__THESAURUS": str(absent)}
+    assert main(["build"], env) == 0
+    assert f"No thesaurus at {absent} (Debian: apt-get install mythes-it" in capsys.readouterr().out
+    assert read_meta(settings.paths.index)["thesaurus"] == {"source": str(absent), "found": False}
+    assert not (current_folder(settings.paths.index) / thesaurus.FILE).exists()
+
+
+@pytest.mark.slow
+def test_a_broken_file_stops_the_build_and_keeps_the_index_in_use(tmp_path: Path, embedder: Embedder,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    source = _write(tmp_path, OPIFICIO)
+    settings = make_settings(tmp_path, SPORTELLO_RETRIEVAL__THESAURUS=str(source))
+    good = build_index(settings, embedder)
+    source.write_text("UTF-8\nopificio|4\n(s.m.)|manifattura\n", encoding="utf-8")
+    env = {"SPORTELLO_PATHS__KNOWLEDGE": str(settings.paths.knowledge), "SPORTELLO_PATHS__INDEX": str(settings.paths.index),
+           "SPORTELLO_PATHS__DATABASE": str(settings.paths.database), "SPORTELLO_RETRIEVAL__THESAURUS": str(source)}
+    assert main(["build"], env) == 1
+    assert f"{source}:2: 'opificio' announces 4 meanings" in capsys.readouterr().err
+    assert current_folder(settings.paths.index) == good.resolve()
+
+
+@pytest.mark.slow
+def test_an_index_whose_thesaurus_disagrees_with_its_record_is_refused(tmp_path: Path, embedder: Embedder) -> None:
+    source = _write(tmp_path, OPIFICIO)
+    settings = make_settings(tmp_path, SPORTELLO_RETRIEVAL__THESAURUS=str(source))
+    build_index(settings, embedder)
+    folder = current_folder(settings.paths.index)
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    meta["thesaurus"]["words"] += 1
+    (folder / META).write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match=thesaurus.FILE):
+        load(settings, embedder)
