@@ -44,7 +44,7 @@ def full_scoring(r: Retriever, question: str, mode: Mode, today: dt.date, vector
     if not analyzer.content_words(question):
         return Reference("decline", 0.0, [], [], [], [])
     words = r._bridged(question) if mode != "dense" else question  # an English question's Italian words
-    extra = r.synonyms.extra_terms(words)
+    extra = r.extra_terms(words)  # synonym groups, then the thesaurus
     dense = np.zeros(n, dtype=np.float32)
     if mode != "lexical":
         dense = r.index.dense.scores(vector.reshape(1, -1), n)

@@ -200,10 +200,7 @@ class Retriever:
         stems, coverage = self.index.lexical.query_tokens(words)
         extra_stems: list[str] = []
         if mode != "dense":
-            terms = self.synonyms.extra_terms(words)
-            if self.index.thesaurus is not None:  # everyday words' synonyms, as light as the groups'
-                terms += [t for t in self.index.thesaurus.extra_terms(words) if t not in terms]
-            extra, _ = self.index.lexical.query_tokens(" ".join(terms))
+            extra, _ = self.index.lexical.query_tokens(" ".join(self.extra_terms(words)))
             extra_stems = [s for s in extra if s not in stems]
         if mode != "lexical" and vector is None:
             assert self.embedder is not None, "dense search needs the embedding model"
@@ -320,6 +317,14 @@ class Retriever:
                 seen.add(key)
                 out.append(i)
         return out
+
+    def extra_terms(self, words: str) -> list[str]:
+        """What widens a question's words for BM25: its synonym groups' other terms, then the thesaurus'
+        synonyms of its everyday words (thesaurus.py); both weigh `synonym_weight`."""
+        terms = self.synonyms.extra_terms(words)
+        if self.index.thesaurus is not None:
+            terms += [t for t in self.index.thesaurus.extra_terms(words) if t not in terms]
+        return terms
 
     def _bridged(self, question: str) -> str:
         """The question in the knowledge's words when it is English (see bridge.py), else itself."""
