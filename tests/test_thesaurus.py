@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.config import Settings
 from bot.errors import IndexMismatch
 from bot.search import thesaurus
 from bot.search.embedding import Embedder
@@ -16,7 +17,7 @@ from bot.search.index import META, current_folder, load, read_meta
 from bot.search.retriever import Retriever
 from bot.search.service import build_index
 from bot.search.thesaurus import Thesaurus, ThesaurusError, read_mythes
-from conftest import make_settings
+from conftest import KNOWLEDGE
 
 SMALL = """UTF-8
 fabbrica|2
@@ -80,11 +81,23 @@ QUESTION = "qualcosa per un opificio"
 TARGET = "faq:nuove-imprese-manifattura-servizi"
 
 
+def _settings(tmp_path: Path, source: Path) -> tuple[Settings, dict[str, str]]:
+    """Settings reading the thesaurus at `source`, and the same as the CLI's environment."""
+    env = {"SPORTELLO_PATHS__KNOWLEDGE": str(KNOWLEDGE), "SPORTELLO_PATHS__INDEX": str(tmp_path / "index"),
+           "SPORTELLO_PATHS__DATABASE": str(tmp_path / "sportello.db"), "SPORTELLO_RETRIEVAL__THESAURUS": str(source)}
+    return Settings.load(None, env, cwd=tmp_path), env
+
+
+def _built(tmp_path: Path, embedder: Embedder) -> tuple[Path, Settings, Path]:
+    """The OPIFICIO thesaurus, settings reading it, and the build folder made with them."""
+    source = _write(tmp_path, OPIFICIO)
+    settings, _ = _settings(tmp_path, source)
+    return source, settings, build_index(settings, embedder)
+
+
 @pytest.mark.slow
 def test_a_build_stores_the_synonyms_and_search_uses_them(tmp_path: Path, embedder: Embedder) -> None:
-    source = _write(tmp_path, OPIFICIO)
-    settings = make_settings(tmp_path, SPORTELLO_RETRIEVAL__THESAURUS=str(source))
-    build_index(settings, embedder)
+    source, settings, _ = _built(tmp_path, embedder)
     meta = read_meta(settings.paths.index)
     assert meta["thesaurus"] == {"source": str(source), "found": True, "sha256": thesaurus.digest(source), "words": 1}
     widened = Retriever.open(settings, embedder)
@@ -99,9 +112,7 @@ def test_a_build_stores_the_synonyms_and_search_uses_them(tmp_path: Path, embedd
 @pytest.mark.slow
 def test_a_missing_file_builds_without_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     absent = tmp_path / "absent.dat"
-    settings = make_settings(tmp_path, SPORTELLO_RETRIEVAL__THESAURUS=str(absent))
-    env = {"SPORTELLO_PATHS__KNOWLEDGE": str(settings.paths.knowledge), "SPORTELLO_PATHS__INDEX": str(settings.paths.index),
-           "SPORTELLO_PATHS__DATABASE": str(settings.paths.database), "SPORTELLO_RETRIEVAL__THESAURUS": str(absent)}
+    settings, env = _settings(tmp_path, absent)
     assert main(["build"], env) == 0
     assert f"No thesaurus at {absent} (Debian: apt-get install mythes-it" in capsys.readouterr().out
     assert read_meta(settings.paths.index)["thesaurus"] == {"source": str(absent), "found": False}
@@ -111,12 +122,9 @@ def test_a_missing_file_builds_without_and_says_so(tmp_path: Path, capsys: pytes
 @pytest.mark.slow
 def test_a_broken_file_stops_the_build_and_keeps_the_index_in_use(tmp_path: Path, embedder: Embedder,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    source = _write(tmp_path, OPIFICIO)
-    settings = make_settings(tmp_path, SPORTELLO_RETRIEVAL__THESAURUS=str(source))
-    good = build_index(settings, embedder)
+    source, settings, good = _built(tmp_path, embedder)
     source.write_text("UTF-8\nopificio|4\n(s.m.)|manifattura\n", encoding="utf-8")
-    env = {"SPORTELLO_PATHS__KNOWLEDGE": str(settings.paths.knowledge), "SPORTELLO_PATHS__INDEX": str(settings.paths.index),
-           "SPORTELLO_PATHS__DATABASE": str(settings.paths.database), "SPORTELLO_RETRIEVAL__THESAURUS": str(source)}
+    _, env = _settings(tmp_path, source)
     assert main(["build"], env) == 1
     assert f"{source}:2: 'opificio' announces 4 meanings" in capsys.readouterr().err
     assert current_folder(settings.paths.index) == good.resolve()
@@ -124,9 +132,7 @@ def test_a_broken_file_stops_the_build_and_keeps_the_index_in_use(tmp_path: Path
 
 @pytest.mark.slow
 def test_an_index_whose_thesaurus_disagrees_with_its_record_is_refused(tmp_path: Path, embedder: Embedder) -> None:
-    source = _write(tmp_path, OPIFICIO)
-    settings = make_settings(tmp_path, SPORTELLO_RETRIEVAL__THESAURUS=str(source))
-    build_index(settings, embedder)
+    _, settings, _ = _built(tmp_path, embedder)
     folder = current_folder(settings.paths.index)
     meta = json.loads((folder / META).read_text(encoding="utf-8"))
     meta["thesaurus"]["words"] += 1

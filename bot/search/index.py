@@ -373,16 +373,16 @@ def load(settings: Settings, embedder: Embedder | None, serve_unbuilt: bool = Fa
                             f"meta.json records {meta['bridge'].get('words')} and the vectors {dense.dimension}: "
                             "run `sportello build`")
     examples = integrity.read(folder / scope_examples.FILE, ScopeExamples.load) if meta.get("scope") else None
-    recorded = meta.get("thesaurus") or {}
-    synonyms_of = (integrity.read(folder / thesaurus.FILE, Thesaurus.load) if recorded.get("found") else None)
-    if synonyms_of is not None and len(synonyms_of) != recorded.get("words"):
-        raise IndexMismatch(f"{folder / thesaurus.FILE} holds {len(synonyms_of)} words, meta.json records "
-                            f"{recorded.get('words')}: run `sportello build`")
     if examples is not None and (len(examples) != meta["scope"].get("examples")
                                  or examples.vectors.shape[1] != dense.dimension):
         raise IndexMismatch(f"{folder / scope_examples.FILE} holds {len(examples)} examples of dimension "
                             f"{examples.vectors.shape[1]}, meta.json records {meta['scope'].get('examples')} and "
                             f"the vectors {dense.dimension}: run `sportello build`")
+    recorded = meta.get("thesaurus") or {}
+    synonyms_of = (integrity.read(folder / thesaurus.FILE, Thesaurus.load) if recorded.get("found") else None)
+    if synonyms_of is not None and len(synonyms_of) != recorded.get("words"):
+        raise IndexMismatch(f"{folder / thesaurus.FILE} holds {len(synonyms_of)} words, meta.json records "
+                            f"{recorded.get('words')}: run `sportello build`")
     integrity.verify_parts(folder, meta, passages=len(items), vectors=dense.size, dimension=dense.dimension,
                            rows=dense.rows, lexical_documents=int(lexical.bm25.scores.get("num_docs", -1)),
                            measures=len(measures))
