@@ -480,12 +480,18 @@ def cmd_suggest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
-    """Print what a rebuild would add, remove or change in the index."""
+    """Print what a rebuild would add, remove or change in the index, and a thesaurus file changed since."""
     from bot.knowledge.load import load_knowledge
     from bot.report.diff import index_diff
 
+    from bot.search.index import read_meta, thesaurus_drift
+
     knowledge = load_knowledge(settings.paths.knowledge)
-    print(index_diff(settings.paths.index, knowledge, settings.retrieval.chunk_chars))
+    diff = index_diff(settings.paths.index, knowledge, settings.retrieval.chunk_chars)
+    print(diff)
+    drift = thesaurus_drift(read_meta(settings.paths.index), settings) if diff.indexed else None
+    if drift:
+        print(f"Thesaurus: {drift}.")
     if knowledge.drafts:
         print(f"Drafts left out of the index: {', '.join(e.id for e in knowledge.drafts)}.")
     return EXIT_OK

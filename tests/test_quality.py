@@ -13,6 +13,7 @@ import pytest
 from conftest import KNOWLEDGE, make_settings
 from distractors import grown_knowledge
 
+from bot.config import RetrievalSettings
 from bot.evaluation import evaluate, load_items
 from bot.search.embedding import Embedder
 from bot.search.retriever import Retriever
@@ -103,3 +104,16 @@ def test_hybrid_ranks_better_than_either_part(retriever: Retriever, grown: Retri
     for metric in ("mrr", "hit@3"):
         assert hybrid[metric] > max(dense[metric], lexical[metric]), metric
     assert hybrid["hit@1"] >= max(dense["hit@1"], lexical["hit@1"])
+
+
+def test_the_settings_fallback_is_the_calibration_fitted_on_the_shipped_knowledge(retriever: Retriever) -> None:
+    """bot/config.py's calibration and thresholds serve an index built without tuning sets; they are
+    meant to be what `sportello build` fits on the shipped knowledge. When this fails, copy the fit
+    (meta.json's "calibration", printed by the build) into bot/config.py and the README."""
+    fitted = retriever.index.meta["calibration"]
+    defaults = RetrievalSettings()
+    weights = defaults.calibration.model_dump()
+    for name, value in fitted["calibration"].items():
+        assert weights[name] == pytest.approx(value, abs=0.01), name
+    for name in ("answer_threshold", "suggest_threshold", "dense_floor"):
+        assert getattr(defaults, name) == pytest.approx(fitted[name], abs=0.002), name

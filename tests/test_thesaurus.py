@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.errors import IndexMismatch
 from bot.search import thesaurus
 from bot.search.embedding import Embedder
-from bot.search.index import META, current_folder, load, read_meta
+from bot.search.index import META, current_folder, load, read_meta, thesaurus_drift
 from bot.search.retriever import Retriever
 from bot.search.service import build_index
 from bot.search.thesaurus import Thesaurus, ThesaurusError, read_mythes
@@ -139,3 +139,47 @@ def test_an_index_whose_thesaurus_disagrees_with_its_record_is_refused(tmp_path:
     (folder / META).write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(IndexMismatch, match=thesaurus.FILE):
         load(settings, embedder)
+
+
+def _drift(tmp_path: Path, recorded: dict | None, setting: Path | None) -> str | None:
+    settings, _ = _settings(tmp_path, tmp_path / "unused.dat")
+    settings.retrieval.thesaurus = setting
+    return thesaurus_drift({"thesaurus": recorded, "built_at": "2026-11-26T10:00:00+0000"}, settings)
+
+
+def test_a_thesaurus_file_unlike_the_one_built_with_is_named(tmp_path: Path) -> None:
+    source = _write(tmp_path, OPIFICIO)
+    built = {"source": str(source), "found": True, "sha256": thesaurus.digest(source), "words": 1}
+    assert _drift(tmp_path, built, source) is None
+    assert _drift(tmp_path, {"source": str(tmp_path / "absent.dat"), "found": False}, tmp_path / "absent.dat") is None
+    assert _drift(tmp_path, None, None) is None
+
+    # Installed after a build made without it (or with the setting off then).
+    for recorded in ({"source": str(source), "found": False}, None):
+        assert f"a thesaurus is now at {source}, but the index in use was built without one" in _drift(
+            tmp_path, recorded, source)
+    # Updated, or another file named: the index keeps the synonyms it was built with.
+    other = tmp_path / "other.dat"
+    other.write_text(OPIFICIO, encoding="utf-8")
+    for recorded, setting in (({**built, "sha256": "0" * 64}, source), (built, other)):
+        assert (f"the thesaurus at {setting} is not the file the index in use was built with ({source}, "
+                "built 2026-11-26T10:00:00+0000)") in _drift(tmp_path, recorded, setting)
+    # Removed, or turned off: a rebuild would lose the synonyms the index still uses.
+    assert f"no thesaurus at {tmp_path / 'gone.dat'} any more" in _drift(tmp_path, built, tmp_path / "gone.dat")
+    assert "retrieval.thesaurus is off" in _drift(tmp_path, built, None)
+
+
+@pytest.mark.slow
+def test_an_index_serves_the_synonyms_it_was_built_with_and_warns_when_the_file_changes(
+        tmp_path: Path, embedder: Embedder, capsys: pytest.CaptureFixture[str]) -> None:
+    source, settings, _ = _built(tmp_path, embedder)
+    assert load(settings, embedder).warning is None
+    source.write_text(OPIFICIO.replace("opificio|1", "opifici|1"), encoding="utf-8")  # an update of the package
+    index = load(settings, embedder)
+    assert "is not the file the index in use was built with" in index.warning
+    assert index.thesaurus is not None and index.thesaurus.words == {"opificio": ("manifattura",)}
+    _, env = _settings(tmp_path, source)
+    assert main(["diff"], env) == 0
+    assert f"Thesaurus: the thesaurus at {source} is not the file" in capsys.readouterr().out
+    assert main(["ask", QUESTION], env) == 0  # served, with the warning passed on
+    assert "is not the file the index in use was built with" in capsys.readouterr().err

@@ -278,7 +278,8 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None,
     file being edited must not take the bot down); and, with `serve_unbuilt` (the bot's start-up),
     the knowledge changed validly but was not built yet (a restart must not take the bot down either:
     it serves the last build, as a running bot keeps doing). Elsewhere (`sportello ask`,
-    `/reload`) a valid change must be built before it is served.
+    `/reload`) a valid change must be built before it is served. A thesaurus file other than the one
+    the index was built with is a warning too (`thesaurus_drift`); several warnings come one per line.
     """
     if meta.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(
@@ -326,6 +327,17 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None,
             "the index was built with another text analyzer (stop words, stemmer or normalisation changed "
             "in this version of Sportello): run `sportello build`"
         )
+    return _joined(_knowledge_warning(meta, settings, serve_unbuilt), thesaurus_drift(meta, settings))
+
+
+def _joined(*warnings: str | None) -> str | None:
+    found = [w for w in warnings if w]
+    return "\n".join(found) if found else None
+
+
+def _knowledge_warning(meta: dict[str, Any], settings: Settings, serve_unbuilt: bool) -> str | None:
+    """The warning for knowledge files changed since the build that are served as built (broken, or
+    `serve_unbuilt`: see `check`); None when they did not change; IndexMismatch when they must be built first."""
     knowledge = settings.paths.knowledge
     if knowledge.is_dir() and meta.get("knowledge_hash") != knowledge_hash(knowledge):
         try:
@@ -346,6 +358,35 @@ def check(meta: dict[str, Any], settings: Settings, embedder: Embedder | None,
             f"the index was built from other knowledge: the files in {knowledge} changed "
             "since. Run `sportello validate`, then `sportello build`"
         )
+    return None
+
+
+def thesaurus_drift(meta: dict[str, Any], settings: Settings) -> str | None:
+    """How the thesaurus file the settings name differs from the one the index was built with, None
+    when it does not. Not a reason to refuse the index: it keeps, in thesaurus.json, the synonyms it
+    was built with, so its answers stay consistent; only the next build reads the file again."""
+    if "thesaurus" not in meta:
+        return None  # not a record of this format: `check` refuses it
+    path = settings.retrieval.thesaurus
+    recorded = meta["thesaurus"] or {}  # None: built with the setting off
+    built_with = recorded.get("found") is True
+    if path is None:
+        if built_with:
+            return (f"retrieval.thesaurus is off, but the index in use was built with {recorded.get('source')} and "
+                    "still widens questions with its synonyms: run `sportello build` to build without")
+        return None
+    if not path.is_file():
+        if built_with:
+            return (f"no thesaurus at {path} any more: the index in use keeps the synonyms it was built with, "
+                    "the next build will have none (Debian: apt-get install mythes-it)")
+        return None
+    if not built_with:
+        return (f"a thesaurus is now at {path}, but the index in use was built without one: "
+                "run `sportello build` to widen questions with it")
+    if recorded.get("source") != str(path) or recorded.get("sha256") != thesaurus.digest(path):
+        return (f"the thesaurus at {path} is not the file the index in use was built with "
+                f"({recorded.get('source')}, built {meta.get('built_at')}): it keeps the synonyms of that one until "
+                "`sportello build`")
     return None
 
 
