@@ -66,6 +66,13 @@ def test_pmi_means_micro_small_and_medium() -> None:
     assert filters_from_question("sono una PMI pugliese", TODAY).sizes == SME
 
 
+def test_a_very_small_firm_is_offered_the_calls_for_micro_enterprises() -> None:
+    for_micro = measure(sizes=["micro"])
+    for question in ("any digital grant for a very small firm?", "siamo una piccolissima azienda, ci sono bandi?"):
+        assert matches(for_micro, filters_from_question(question, TODAY)), question
+    assert not matches(for_micro, filters_from_question("contributi per una media impresa", TODAY))
+
+
 def test_national_measure_matches_every_region_and_unlisted_sizes_every_size() -> None:
     national = measure(regions=["Tutta Italia"])
     assert matches(national, Profile(region="Toscana", size="grande"))

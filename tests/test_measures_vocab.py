@@ -111,6 +111,10 @@ def test_mentions_finds_regions_and_their_adjectives(text: str, regions: set[str
     ("sono una PMI", SME),
     ("micro, piccole e medie imprese", SME),
     ("we are a small business", {"piccola"}),
+    # The EU's English for a micro-enterprise; a "small" firm filter would hide micro-only calls.
+    ("grant for very small firms", {"micro"}),
+    ("we're a tiny company", {"micro"}),
+    ("siamo una piccolissima impresa", {"micro"}),
     ("SMEs in Tuscany", SME),
     ("contributi per il mio software", set()),
 ])

@@ -202,10 +202,13 @@ _REGION_SCAN = re.compile(r"\b(?:" + "|".join(f"({word})" for word, _ in _REGION
 _NOT_A_REGION = re.compile(r"\bmarche da bollo\b|\bmarche (?:e|o) brevetti\b|\bregistrare (?:le )?marche\b")
 
 _SIZE_PATTERNS: dict[str, re.Pattern[str]] = {
+    # "Very small enterprise" is the EU's English for a micro-enterprise; "tiny firm" says the same.
     "micro": _alternation([r"micro ?impres[ae]", r"micro ?aziend[ae]", r"micro", r"micro ?enterprises?",
-                           r"micro ?business(?:es)?", r"micro ?compan(?:y|ies)", r"micro ?firms?"]),
+                           r"micro ?business(?:es)?", r"micro ?compan(?:y|ies)", r"micro ?firms?",
+                           r"piccolissim[ae] ?(?:impres[ae]|aziend[ae])",
+                           r"(?:very small|tiny) (?:business(?:es)?|compan(?:y|ies)|firms?|enterprises?)"]),
     "piccola": _alternation([r"piccol[ae] ?(?:impres[ae]|aziend[ae])", r"piccol[ae] e micro impres[ae]",
-                             r"small (?:business(?:es)?|compan(?:y|ies)|firms?|enterprises?)"]),
+                             r"(?<!very )small (?:business(?:es)?|compan(?:y|ies)|firms?|enterprises?)"]),
     "media": _alternation([r"medi[ae] ?(?:impres[ae]|aziend[ae])",
                            r"medium(?: sized)? (?:business(?:es)?|compan(?:y|ies)|firms?|enterprises?)"]),
     "grande": _alternation([r"grand[ei] ?(?:impres[ae]|aziend[ae])",
