@@ -263,3 +263,27 @@ def test_filters_skip_the_region_scan_only_when_it_would_find_nothing() -> None:
         assert (got.regions, got.sizes, got.sectors) == (want.regions, want.sizes, want.sectors), text
         skipped += eligibility._MAYBE_MENTIONS.search(vocab.fold(text)) is None
     assert 0 < skipped < len(texts)
+
+
+def test_a_measure_tagged_with_other_sectors_ranks_lower_and_stays(index: SearchIndex) -> None:
+    """Sectors rank, they do not filter: the catalogue tags the Villafranca Padovana calls for "imprese
+    del commercio, dei pubblici esercizi e dei servizi" Commercio and Altri servizi only, so a bar
+    (read as Ristorazione) must still be offered them, below a call that lists its sector."""
+    retriever = Retriever(index, None, RetrievalSettings())
+    candidates = retriever._candidates
+    today = dt.date(2025, 6, 1)
+    wanted = offer.criteria("ho un bar, ci sono contributi per rinnovare il locale?", today, 14)
+    assert wanted.filters.sectors == {"Ristorazione"}
+    first = {}
+    for number, measure in retriever._measure_of.items():
+        first.setdefault(measure.id, number)
+    commerce = first["1304-bando-pubblico-per-l-innovazione-gestionale-delle-imprese"]
+    with_bars = first["8141-distretto-del-commercio-terre-tagliamento-contributi-alle-imprese"]
+    faq = next(n for n, p in enumerate(index.passages) if p.kind == "faq")
+    ids = np.asarray([commerce, with_bars, faq], dtype=np.int64)
+    assert candidates.sector_factors(ids, wanted, 0.5).tolist() == [0.5, 1.0, 1.0]
+    assert candidates.sector_factors(ids, offer.criteria("contributi per rinnovare il locale", today, 14),
+                                     0.5).tolist() == [1.0, 1.0, 1.0]  # no sector named: nothing changes
+    sifted = offer.sift([commerce, with_bars, faq], retriever._measure_of, {commerce: 1.0, with_bars: 0.5},
+                        "ho un bar, ci sono contributi per rinnovare il locale?", wanted, retriever._names)
+    assert commerce in sifted.kept and with_bars in sifted.kept

@@ -16,7 +16,8 @@ questions, which the retriever takes from past the head when the head holds too 
 widen the same way until it does.
 
 A text for other regions than the question names (see `offer.Criteria.elsewhere`) has its fused
-score multiplied by retrieval.other_region_factor (≤ 1) before ordering, and, when the question asks
+score multiplied by retrieval.other_region_factor (≤ 1) before ordering, a measure tagged only with
+other sectors than the question names by retrieval.other_sector_factor, and, when the question asks
 for a place, a person, a time... (asks.py), every passage but the FAQ entries asking for the same has
 it multiplied by a factor below 1 (`Candidates.asks_factors`). Scores only go down, so the bound,
 computed before any factor, still bounds what a passage outside the candidates fuses.
@@ -32,6 +33,7 @@ import numpy as np
 
 from bot.config import RetrievalSettings
 from bot.measures.schema import Measure
+from bot.measures.text import fold
 from bot.search import asks, offer
 from bot.search.index import SearchIndex
 from bot.search.lexical import top_k as lexical_top_k
@@ -56,6 +58,7 @@ class Factors:
 
     wanted: offer.Criteria
     region: float   # retrieval.other_region_factor
+    sector: float   # retrieval.other_sector_factor
     asked: int      # asks.bits of the question
     asks: float     # retrieval.asks_weight
 
@@ -101,6 +104,8 @@ class Candidates:
         for number, measure in measure_of.items():
             by_measure.setdefault(measure.id, []).append(number)
         self._passages_of = {mid: np.asarray(sorted(ns), dtype=np.int64) for mid, ns in by_measure.items()}
+        # Each measure passage's sectors, folded as the question's are (`sector_factors`).
+        self._sectors = {number: frozenset(fold(s) for s in measure.sectors) for number, measure in measure_of.items()}
         # The texts (not measures) that declare where they apply, and which passages each region has;
         # what each FAQ entry's own question and phrasings ask for (asks.py), one bit per kind.
         self.regional = np.zeros(n, dtype=bool)
@@ -128,7 +133,8 @@ class Candidates:
         # The passages of measures the question names come first whatever they score (offer rules),
         # so they are always candidates. Not with RRF: its points depend on the candidates' ranks.
         named = _NO_IDS if rrf or not self._passages_of else self._named(question)
-        factor = Factors(wanted, settings.other_region_factor, asks.bits([question]), settings.asks_weight)
+        factor = Factors(wanted, settings.other_region_factor, settings.other_sector_factor, asks.bits([question]),
+                         settings.asks_weight)
         # The FAQ entries a result may show (answers, then related or suggested questions): the
         # retriever takes them from the certain part of the ranking, past its head if need be.
         faqs = settings.top_k + max(settings.related, settings.suggestions)
@@ -175,7 +181,21 @@ class Candidates:
 
     def factors(self, ids: np.ndarray, factor: Factors) -> np.ndarray:
         """What each passage `ids`'s fused score is multiplied by (each ≤ 1: see the module's doc)."""
-        return self.region_factors(ids, factor.wanted, factor.region) * self.asks_factors(ids, factor.asked, factor.asks)
+        return (self.region_factors(ids, factor.wanted, factor.region) * self.sector_factors(ids, factor.wanted, factor.sector)
+                * self.asks_factors(ids, factor.asked, factor.asks))
+
+    def sector_factors(self, ids: np.ndarray, wanted: offer.Criteria, factor: float) -> np.ndarray:
+        """`factor` for a measure tagged with sectors, none of them one the question (or the profile)
+        names, when it names some; 1 otherwise."""
+        out = np.ones(len(ids), dtype=np.float64)
+        asked = {fold(s) for s in wanted.filters.sectors}
+        if factor == 1.0 or not asked or not ids.size:
+            return out
+        for position in np.flatnonzero(self.measure[ids]):
+            sectors = self._sectors.get(int(ids[position]))
+            if sectors and not sectors & asked:
+                out[position] = factor
+        return out
 
     def asks_factors(self, ids: np.ndarray, asked: int, weight: float) -> np.ndarray:
         """When the question asks for a kind of thing (`asked`, bits of asks.KINDS): 1 for a FAQ entry

@@ -2,8 +2,10 @@
 
 The worst mistake a funding desk can make is to present a closed call as available. So, for every
 measure the ranking found:
-- a measure limited to other regions, or to other firm sizes or sectors, than the question (or the
-  user's profile) names is left out, unless the question names the measure itself;
+- a measure limited to other regions or firm sizes than the question (or the user's profile) names
+  is left out, unless the question names the measure itself; one tagged with other sectors only
+  ranks lower (retrieval.other_sector_factor, applied with the ranking: see `candidates`), because
+  catalogue sector tags are coarse and often incomplete;
 - "aperti / in scadenza" in the question keep only measures one can apply to now (or that close soon);
 - a closed measure is left out when an available one matches the question about as well; it stays
   (always labelled closed by its card) when asked by name or when nothing open matches;
@@ -148,7 +150,8 @@ def sift(
 ) -> Sifted:
     """The offer rules applied to `candidates` (passage numbers, best first): `offer` is its kept
     candidates with the named ones moved first. `fused` is read for measures only."""
-    where = dataclasses.replace(wanted.filters, want_open=False, closing_within_days=None)
+    # Sectors rank (`candidates`), they do not filter: the catalogue's sector tags are incomplete.
+    where = dataclasses.replace(wanted.filters, want_open=False, closing_within_days=None, sectors=frozenset())
     kept: list[int] = []
     closed: set[int] = set()
     named: list[int] = []
