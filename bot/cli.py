@@ -483,7 +483,6 @@ def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
     """Print what a rebuild would add, remove or change in the index, and a thesaurus file changed since."""
     from bot.knowledge.load import load_knowledge
     from bot.report.diff import index_diff
-
     from bot.search.index import read_meta, thesaurus_drift
 
     knowledge = load_knowledge(settings.paths.knowledge)

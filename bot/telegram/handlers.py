@@ -131,7 +131,7 @@ async def reload(update: Update, context: Context) -> None:
     logger.info("index reloaded from %s", new.index.folder)
     faqs = len(new.faqs())
     text = t.reload_ok.format(faqs=faqs, passages=len(new.index.passages) - faqs)
-    if new.index.warning:  # the knowledge files are broken: the last good index was loaded
+    if new.index.warning:  # broken knowledge files (the last good index was loaded), a changed thesaurus
         logger.warning(new.index.warning)
         text += f"\n⚠️ {escape(new.index.warning)}"
     await send(update, context, Reply(text))
