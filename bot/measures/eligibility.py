@@ -106,6 +106,11 @@ def filters_from_question(question: str, today: dt.date) -> Filters:
                    closing_within_days=closing, today=today)
 
 
+def fits_sectors(measure: Measure, sectors: frozenset[str]) -> bool:
+    """True when the measure lists one of `sectors` (case and accents aside), or either lists none."""
+    return not (sectors and measure.sectors) or bool({fold(s) for s in sectors} & {fold(s) for s in measure.sectors})
+
+
 def matches(measure: Measure, criteria: Filters | Profile, today: dt.date | None = None) -> bool:
     """True when the measure fits: a national measure (or one listing no regions) fits every region,
     one listing no sizes or sectors fits every size or sector."""
@@ -119,7 +124,7 @@ def matches(measure: Measure, criteria: Filters | Profile, today: dt.date | None
         return False
     if sizes and measure.sizes and not sizes & set(measure.sizes):
         return False
-    if sectors and measure.sectors and not {fold(s) for s in sectors} & {fold(s) for s in measure.sectors}:
+    if not fits_sectors(measure, sectors):
         return False
     if isinstance(criteria, Filters) and (criteria.want_open or criteria.closing_within_days is not None):
         day = today or criteria.today

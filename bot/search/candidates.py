@@ -33,7 +33,7 @@ import numpy as np
 
 from bot.config import RetrievalSettings
 from bot.measures.schema import Measure
-from bot.measures.text import fold
+from bot.measures.eligibility import fits_sectors
 from bot.search import asks, offer
 from bot.search.index import SearchIndex
 from bot.search.lexical import top_k as lexical_top_k
@@ -104,8 +104,6 @@ class Candidates:
         for number, measure in measure_of.items():
             by_measure.setdefault(measure.id, []).append(number)
         self._passages_of = {mid: np.asarray(sorted(ns), dtype=np.int64) for mid, ns in by_measure.items()}
-        # Each measure passage's sectors, folded as the question's are (`sector_factors`).
-        self._sectors = {number: frozenset(fold(s) for s in measure.sectors) for number, measure in measure_of.items()}
         # The texts (not measures) that declare where they apply, and which passages each region has;
         # what each FAQ entry's own question and phrasings ask for (asks.py), one bit per kind.
         self.regional = np.zeros(n, dtype=bool)
@@ -188,12 +186,11 @@ class Candidates:
         """`factor` for a measure tagged with sectors, none of them one the question (or the profile)
         names, when it names some; 1 otherwise."""
         out = np.ones(len(ids), dtype=np.float64)
-        asked = {fold(s) for s in wanted.filters.sectors}
+        asked = wanted.filters.sectors
         if factor == 1.0 or not asked or not ids.size:
             return out
         for position in np.flatnonzero(self.measure[ids]):
-            sectors = self._sectors.get(int(ids[position]))
-            if sectors and not sectors & asked:
+            if not fits_sectors(self.measure_of[int(ids[position])], asked):
                 out[position] = factor
         return out
 
