@@ -73,6 +73,15 @@ def test_a_very_small_firm_is_offered_the_calls_for_micro_enterprises() -> None:
     assert not matches(for_micro, filters_from_question("contributi per una media impresa", TODAY))
 
 
+def test_a_headcount_in_the_question_says_which_calls_fit() -> None:
+    for_micro = measure(sizes=["micro"])
+    assert matches(for_micro, filters_from_question("ho 4 dipendenti, ci sono contributi?", TODAY))
+    assert matches(for_micro, filters_from_question("four employees, any grant?", TODAY))
+    assert not matches(for_micro, filters_from_question("siamo un'azienda di 120 dipendenti, ci sono bandi?", TODAY))
+    # Hiring is not a headcount: the call stays.
+    assert matches(for_micro, filters_from_question("contributi per assumere 30 dipendenti", TODAY))
+
+
 def test_national_measure_matches_every_region_and_unlisted_sizes_every_size() -> None:
     national = measure(regions=["Tutta Italia"])
     assert matches(national, Profile(region="Toscana", size="grande"))

@@ -117,6 +117,20 @@ def test_mentions_finds_regions_and_their_adjectives(text: str, regions: set[str
     ("siamo una piccolissima impresa", {"micro"}),
     ("SMEs in Tuscany", SME),
     ("contributi per il mio software", set()),
+    # A headcount, by the EU's staff thresholds (10, 50, 250).
+    ("ho 4 dipendenti, c'è qualcosa per me?", {"micro"}),
+    ("four employees in Bozen", {"micro"}),
+    ("siamo 9 addetti", {"micro"}),
+    ("una ditta con dieci dipendenti", {"piccola"}),
+    ("azienda di 49 lavoratori", {"piccola"}),
+    ("we have 120 staff", {"media"}),
+    ("abbiamo 250 dipendenti", {"grande"}),
+    ("piccola impresa con 4 dipendenti", {"piccola", "micro"}),
+    # Not a headcount: people to hire, the user's own job, employees in general.
+    ("vorrei assumere 3 dipendenti", set()),
+    ("looking for 2 workers", set()),
+    ("sono un dipendente", set()),
+    ("quanti giorni di ferie spettano ai dipendenti", set()),
 ])
 def test_mentions_finds_sizes(text: str, sizes: set[str]) -> None:
     assert mentions(text).sizes == frozenset(sizes)

@@ -169,6 +169,15 @@ def test_a_measure_is_named_by_words_no_other_text_has(retriever: Retriever) -> 
     assert names.named_in("scadenza voucher 3i") == {"3265-voucher-3i-investire-in-innovazione"}
 
 
+def test_a_headcount_decides_whether_a_micro_enterprise_call_is_offered(retriever: Retriever) -> None:
+    """The Bolzano call is for micro-enterprises only: offered first to a firm of 4, not at all to one of 80."""
+    bolzano = "measure:1155-interventi-per-la-promozione-della-digitalizzazione-delle-microimprese"
+    small = retriever.search("ho 4 dipendenti in Alto Adige, ci sono contributi per la digitalizzazione?")
+    assert small.ranking[0].passage.id.startswith(bolzano)
+    larger = retriever.search("ho 80 dipendenti in Alto Adige, ci sono contributi per la digitalizzazione?")
+    assert not any(h.passage.id.startswith(bolzano) for h in larger.ranking)
+
+
 def test_unknown_words_lower_coverage(retriever: Retriever) -> None:
     known = retriever.search("innovazione e trasferimento tecnologico").signals["coverage"]
     # Italian function words ("con", "ed"): a bare "innovazione superbonus ecobonus" reads as English

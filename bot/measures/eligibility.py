@@ -78,11 +78,13 @@ _N_DAYS = re.compile(r"\b(?:entro|nei prossimi|prossimi|within|in the next|next)
 # Every pattern `mentions` looks for, in one expression without capture groups: Python's regex engine
 # runs it some 20× faster than the region scan's 170 groups, and most questions name no region, size
 # or sector at all, so `mentions` runs only when this or the town table (places.py) finds something.
+# (For a headcount, the staff noun is enough to look further: "4 dipendenti".)
 # (Removing "marche da bollo" before the region scan, as `mentions` does, can only take matches away,
 # never add one.)
 _MAYBE_MENTIONS = re.compile("|".join(
     [r"\b(?:" + "|".join(word for word, _ in vocab._REGION_WORD_LIST) + r")\b"]
-    + [p.pattern for p in (*vocab._SIZE_PATTERNS.values(), vocab._SME_PATTERN, *vocab._SECTOR_PATTERNS.values())]))
+    + [p.pattern for p in (*vocab._SIZE_PATTERNS.values(), vocab._SME_PATTERN, *vocab._SECTOR_PATTERNS.values())]
+    + [r"\b" + vocab.STAFF_WORDS]))
 
 
 def filters_from_question(question: str, today: dt.date) -> Filters:

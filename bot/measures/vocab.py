@@ -214,6 +214,39 @@ _SIZE_PATTERNS: dict[str, re.Pattern[str]] = {
     "grande": _alternation([r"grand[ei] ?(?:impres[ae]|aziend[ae])",
                             r"large (?:business(?:es)?|compan(?:y|ies)|firms?|enterprises?)"]),
 }
+# A headcount names a size too ("ho 4 dipendenti", "we have 120 employees"): the EU definition
+# (Recommendation 2003/361, art. 2) puts fewer than 10 persons in a micro-enterprise, fewer than 50 in
+# a small one and fewer than 250 in a medium-sized one. Turnover counts too, and the question does not
+# say it, so the headcount only says which class the firm is in by staff, as a user naming it would.
+# From two: "un dipendente", "a worker" are as often the user ("sono un dipendente") as a headcount.
+_NUMBER_WORDS: dict[str, int] = {
+    **{w: n for n, w in enumerate("zero uno due tre quattro cinque sei sette otto nove dieci undici dodici tredici "
+                                  "quattordici quindici sedici diciassette diciotto diciannove venti".split()) if n >= 2},
+    **{w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                  "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()) if n >= 2},
+    "trenta": 30, "quaranta": 40, "cinquanta": 50, "cento": 100, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
+}
+STAFF_WORDS = r"(?:dipendent[ei]|addett[oi]|lavorator[ei]|employees?|staff|workers?|persone in organico)\b"
+_HEADCOUNT = re.compile(
+    r"\b(?:(assumere|assumo|assumiamo|assunzion[ei] di|hire|hiring|recruit(?:ing)?|cerco|cerchiamo|looking for) )?"
+    r"(\d{1,6}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r") "
+    r"(?:(?:full time|part time|fissi|stabili) )?" + STAFF_WORDS)
+_HEADCOUNT_CLASSES = ((10, "micro"), (50, "piccola"), (250, "media"))
+
+
+def headcount_size(folded: str) -> str | None:
+    """The size class of the firm a question describes by its headcount ("4 dipendenti" -> "micro"),
+    from folded text; None when it gives no headcount, or gives one to hire ("assumere 3 dipendenti")."""
+    for match in _HEADCOUNT.finditer(folded):
+        if match.group(1):
+            continue
+        count = int(match.group(2)) if match.group(2).isdigit() else _NUMBER_WORDS[match.group(2)]
+        if count == 0:
+            continue
+        return next((size_id for limit, size_id in _HEADCOUNT_CLASSES if count < limit), "grande")
+    return None
+
+
 # "PMI" and its expansions name the three SME classes at once; "micro, piccole e medie" too.
 _SME_PATTERN = _alternation([r"pmi", r"mpmi", r"smes?", r"piccole e medie", r"piccola e media",
                              r"micro piccole e medie", r"small and medium(?: sized)?"])
@@ -246,6 +279,8 @@ def mentions(text: str) -> Mentions:
     sizes = {size_id for size_id, pattern in _SIZE_PATTERNS.items() if pattern.search(folded)}
     if _SME_PATTERN.search(folded):
         sizes |= SME
+    if (by_staff := headcount_size(folded)) is not None:
+        sizes.add(by_staff)
     sectors = {name for name, pattern in _SECTOR_PATTERNS.items() if pattern.search(folded)}
     return Mentions(frozenset(regions), frozenset(sizes), frozenset(sectors))
 
