@@ -71,6 +71,9 @@ def test_a_very_small_firm_is_offered_the_calls_for_micro_enterprises() -> None:
     for question in ("any digital grant for a very small firm?", "siamo una piccolissima azienda, ci sono bandi?"):
         assert matches(for_micro, filters_from_question(question, TODAY)), question
     assert not matches(for_micro, filters_from_question("contributi per una media impresa", TODAY))
+    # A "small" firm may be micro in law: the call is offered; a headcount of 15 is not micro.
+    assert matches(for_micro, filters_from_question("sono una piccola impresa, ci sono bandi?", TODAY))
+    assert not matches(for_micro, filters_from_question("siamo 15 dipendenti, ci sono bandi?", TODAY))
 
 
 def test_a_headcount_in_the_question_says_which_calls_fit() -> None:

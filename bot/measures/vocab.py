@@ -277,6 +277,11 @@ def mentions(text: str) -> Mentions:
         end = match.end()
     regions |= places.regions_in(" # ".join(rest + [plain[end:]]))
     sizes = {size_id for size_id, pattern in _SIZE_PATTERNS.items() if pattern.search(folded)}
+    # "Piccola impresa" is how most micro-enterprises describe themselves too (a legal class is not
+    # what people mean by it): a micro-enterprise call is theirs to check, and its card says for whom.
+    # A headcount (below) is exact and adds only its own class.
+    if "piccola" in sizes:
+        sizes.add("micro")
     if _SME_PATTERN.search(folded):
         sizes |= SME
     if (by_staff := headcount_size(folded)) is not None:
