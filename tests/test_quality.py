@@ -89,18 +89,21 @@ def test_no_closed_measure_comes_first_when_an_open_one_is_expected(retriever: R
 
 
 def test_measures_questions_find_their_measure(retriever: Retriever) -> None:
-    """The held-back measures set: the README's figures (hit@1 0.818, hit@3 0.955), guarded against
+    """The held-back measures set: the README's figures (hit@1 0.864, hit@3 1.000), guarded against
     regressions. "Very small" and "tiny" firms read as micro-enterprises (vocab.py) brought them from
-    0.773 / 0.909: a "small firm" filter had hidden the micro-enterprise call asked about."""
+    0.773 / 0.909 to 0.818 / 0.955: a "small firm" filter had hidden the micro-enterprise call asked
+    about. A network of firms read as an applicant type (retrieval.other_applicant_factor), to 0.864
+    / 1.000."""
     m = evaluate(retriever, load_items([MEASURES_HOLDOUT]), "hybrid").metrics()
-    assert m["hit@1"] >= 0.81
-    assert m["hit@3"] >= 0.95
+    assert m["hit@1"] >= 0.86
+    assert m["hit@3"] >= 0.99
+    assert m["answered_wrong"] <= 0.01
 
 
 def test_hybrid_ranks_better_than_either_part(retriever: Retriever, grown: Retriever) -> None:
     """Shipped, over every held-back set (Italian, measures, English), hybrid is at least as good as
-    either part; since the thesaurus widens lexical search it ties lexical alone there (68 of 79 at
-    hit@1, 76 at hit@3; MRR 0.908 against 0.907). Over the tuning and held-back sets together (203
+    either part; since the thesaurus widens lexical search it ties lexical alone there (69 of 79 at
+    hit@1, 77 at hit@3; MRR 0.921 against 0.920). Over the tuning and held-back sets together (203
     questions) it is ahead of both.
     Grown, where the distractors' words pull lexical search astray, it is ahead of both at hit@3 and MRR."""
     held_back = load_items([HOLDOUT, MEASURES_HOLDOUT, ENGLISH_HOLDOUT])

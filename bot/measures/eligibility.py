@@ -30,6 +30,7 @@ class Filters:
     regions: frozenset[str] = frozenset()
     sizes: frozenset[str] = frozenset()
     sectors: frozenset[str] = frozenset()
+    applicants: frozenset[str] = frozenset()  # who applies, when not a firm on its own (vocab.APPLICANTS)
     want_open: bool = False
     closing_within_days: int | None = None
     # Set by the caller when the question names a specific measure (not used here).
@@ -40,7 +41,7 @@ class Filters:
     @property
     def empty(self) -> bool:
         """True when the question sets no filter at all."""
-        return not (self.regions or self.sizes or self.sectors or self.want_open
+        return not (self.regions or self.sizes or self.sectors or self.applicants or self.want_open
                     or self.closing_within_days is not None)
 
 
@@ -83,7 +84,8 @@ _N_DAYS = re.compile(r"\b(?:entro|nei prossimi|prossimi|within|in the next|next)
 # never add one.)
 _MAYBE_MENTIONS = re.compile("|".join(
     [r"\b(?:" + "|".join(word for word, _ in vocab._REGION_WORD_LIST) + r")\b"]
-    + [p.pattern for p in (*vocab._SIZE_PATTERNS.values(), vocab._SME_PATTERN, *vocab._SECTOR_PATTERNS.values())]
+    + [p.pattern for p in (*vocab._SIZE_PATTERNS.values(), vocab._SME_PATTERN, *vocab._SECTOR_PATTERNS.values(),
+                           *vocab._APPLICANT_PATTERNS.values())]
     + [r"\b" + vocab.STAFF_WORDS]))
 
 
@@ -104,13 +106,20 @@ def filters_from_question(question: str, today: dt.date) -> Filters:
         closing = DEFAULT_CLOSING_DAYS
     untensed = _PERFECT.sub(" ", text)
     want_open = bool(_OPEN.search(untensed)) and not _STATUS.search(untensed)
-    return Filters(regions=found.regions, sizes=found.sizes, sectors=found.sectors, want_open=want_open,
+    return Filters(regions=found.regions, sizes=found.sizes, sectors=found.sectors, applicants=found.applicants,
+                   want_open=want_open,
                    closing_within_days=closing, today=today)
 
 
 def fits_sectors(measure: Measure, sectors: frozenset[str]) -> bool:
     """True when the measure lists one of `sectors` (case and accents aside), or either lists none."""
     return not (sectors and measure.sectors) or bool({fold(s) for s in sectors} & {fold(s) for s in measure.sectors})
+
+
+def fits_applicants(measure: Measure, applicants: frozenset[str]) -> bool:
+    """True when the measure lists one of `applicants` (case and accents aside), or either lists none."""
+    return not (applicants and measure.applicants) or bool(
+        {fold(a) for a in applicants} & {fold(a) for a in measure.applicants})
 
 
 def matches(measure: Measure, criteria: Filters | Profile, today: dt.date | None = None) -> bool:

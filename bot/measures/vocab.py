@@ -141,6 +141,22 @@ SECTORS: dict[str, tuple[str, ...]] = {
 }
 _SECTOR_LOOKUP: dict[str, str] = {fold(name): name for name in SECTORS}
 
+# Who applies, when it is not a firm on its own: the catalogue's applicant types
+# (zm_field_subject_type_value), verbatim, with the words that name them in a question. A freelancer
+# is no "Impresa" to most calls, and a network of firms applies as one ("contratto di rete").
+APPLICANTS: dict[str, tuple[str, ...]] = {
+    "Professionista": (r"liber[oi] professionist[ai]", r"liber[ae] professionist[ae]", r"professionist[ai]",
+                       r"freelancer?s?", r"self employed", r"lavorator[ei] autonom[oi]"),
+    "Rete d'impresa": (r"ret[ei] d impres[ae]", r"ret[ei] di (?:\d+ |\w+ )?imprese", r"contratt[oi] di rete",
+                       r"networks? of (?:\d+ |\w+ )?(?:firms|companies|businesses|enterprises)",
+                       r"business networks?"),
+    "Consorzio": (r"consorzi[oa]?", r"consortium", r"consortia"),
+    "Cooperative/Associazioni Non Profit": (r"cooperativ[ae]", r"associazion[ei]", r"non profit", r"onlus",
+                                            r"terzo settore", r"charit(?:y|ies)", r"associations?"),
+    "Università/Ente di Ricerca": (r"universita", r"ent[ei] di ricerca", r"universit(?:y|ies)",
+                                   r"research (?:institutes?|centres?|centers?|organisations?)"),
+}
+
 
 def sector(name: str) -> str | None:
     """The catalogue's name of a sector written in any case or accents, or None."""
@@ -252,19 +268,21 @@ _SME_PATTERN = _alternation([r"pmi", r"mpmi", r"smes?", r"piccole e medie", r"pi
                              r"micro piccole e medie", r"small and medium(?: sized)?"])
 
 _SECTOR_PATTERNS: dict[str, re.Pattern[str]] = {name: _alternation(list(words)) for name, words in SECTORS.items()}
+_APPLICANT_PATTERNS: dict[str, re.Pattern[str]] = {name: _alternation(list(words)) for name, words in APPLICANTS.items()}
 
 
 @dataclass(frozen=True)
 class Mentions:
-    """Regions, firm sizes and sectors named in a text (canonical names and ids)."""
+    """Regions, firm sizes, sectors and applicant types named in a text (canonical names and ids)."""
 
     regions: frozenset[str] = frozenset()
     sizes: frozenset[str] = frozenset()
     sectors: frozenset[str] = frozenset()
+    applicants: frozenset[str] = frozenset()
 
 
 def mentions(text: str) -> Mentions:
-    """Recognise regions (names, adjectives, towns), sizes and sectors named in `text`."""
+    """Recognise regions (names, adjectives, towns), sizes, sectors and applicant types named in `text`."""
     folded = fold(text)
     plain = _NOT_A_REGION.sub(" ", folded)
     found = [match for match in _REGION_SCAN.finditer(plain) if match.lastindex]
@@ -287,7 +305,8 @@ def mentions(text: str) -> Mentions:
     if (by_staff := headcount_size(folded)) is not None:
         sizes.add(by_staff)
     sectors = {name for name, pattern in _SECTOR_PATTERNS.items() if pattern.search(folded)}
-    return Mentions(frozenset(regions), frozenset(sizes), frozenset(sectors))
+    applicants = {name for name, pattern in _APPLICANT_PATTERNS.items() if pattern.search(folded)}
+    return Mentions(frozenset(regions), frozenset(sizes), frozenset(sectors), frozenset(applicants))
 
 
 # Our areas (knowledge/areas.yaml) that a catalogue purpose (zm_field_scopes_value) falls under.

@@ -17,7 +17,8 @@ widen the same way until it does.
 
 A text for other regions than the question names (see `offer.Criteria.elsewhere`) has its fused
 score multiplied by retrieval.other_region_factor (≤ 1) before ordering, a measure tagged only with
-other sectors than the question names by retrieval.other_sector_factor, and, when the question asks
+other sectors than the question names by retrieval.other_sector_factor (other applicant types:
+retrieval.other_applicant_factor), and, when the question asks
 for a place, a person, a time... (asks.py), every passage but the FAQ entries asking for the same has
 it multiplied by a factor below 1 (`Candidates.asks_factors`). Scores only go down, so the bound,
 computed before any factor, still bounds what a passage outside the candidates fuses.
@@ -33,7 +34,7 @@ import numpy as np
 
 from bot.config import RetrievalSettings
 from bot.measures.schema import Measure
-from bot.measures.eligibility import fits_sectors
+from bot.measures.eligibility import fits_applicants, fits_sectors
 from bot.search import asks, offer
 from bot.search.index import SearchIndex
 from bot.search.lexical import top_k as lexical_top_k
@@ -59,6 +60,7 @@ class Factors:
     wanted: offer.Criteria
     region: float   # retrieval.other_region_factor
     sector: float   # retrieval.other_sector_factor
+    applicant: float  # retrieval.other_applicant_factor
     asked: int      # asks.bits of the question
     asks: float     # retrieval.asks_weight
 
@@ -131,8 +133,8 @@ class Candidates:
         # The passages of measures the question names come first whatever they score (offer rules),
         # so they are always candidates. Not with RRF: its points depend on the candidates' ranks.
         named = _NO_IDS if rrf or not self._passages_of else self._named(question)
-        factor = Factors(wanted, settings.other_region_factor, settings.other_sector_factor, asks.bits([question]),
-                         settings.asks_weight)
+        factor = Factors(wanted, settings.other_region_factor, settings.other_sector_factor,
+                         settings.other_applicant_factor, asks.bits([question]), settings.asks_weight)
         # The FAQ entries a result may show (answers, then related or suggested questions): the
         # retriever takes them from the certain part of the ranking, past its head if need be.
         faqs = settings.top_k + max(settings.related, settings.suggestions)
@@ -179,18 +181,20 @@ class Candidates:
 
     def factors(self, ids: np.ndarray, factor: Factors) -> np.ndarray:
         """What each passage `ids`'s fused score is multiplied by (each ≤ 1: see the module's doc)."""
-        return (self.region_factors(ids, factor.wanted, factor.region) * self.sector_factors(ids, factor.wanted, factor.sector)
+        return (self.region_factors(ids, factor.wanted, factor.region)
+                * self.tag_factors(ids, factor.wanted.filters.sectors, fits_sectors, factor.sector)
+                * self.tag_factors(ids, factor.wanted.filters.applicants, fits_applicants, factor.applicant)
                 * self.asks_factors(ids, factor.asked, factor.asks))
 
-    def sector_factors(self, ids: np.ndarray, wanted: offer.Criteria, factor: float) -> np.ndarray:
-        """`factor` for a measure tagged with sectors, none of them one the question (or the profile)
-        names, when it names some; 1 otherwise."""
+    def tag_factors(self, ids: np.ndarray, asked: frozenset[str],
+                    fits: Callable[[Measure, frozenset[str]], bool], factor: float) -> np.ndarray:
+        """`factor` for a measure whose catalogue tags (sectors, applicant types) hold none of those the
+        question (or the profile) names, when it names some; 1 otherwise."""
         out = np.ones(len(ids), dtype=np.float64)
-        asked = wanted.filters.sectors
         if factor == 1.0 or not asked or not ids.size:
             return out
         for position in np.flatnonzero(self.measure[ids]):
-            if not fits_sectors(self.measure_of[int(ids[position])], asked):
+            if not fits(self.measure_of[int(ids[position])], asked):
                 out[position] = factor
         return out
 
