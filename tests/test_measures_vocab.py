@@ -154,13 +154,19 @@ def test_mentions_finds_sectors(text: str, sectors: set[str]) -> None:
     ("siamo una rete di 3 imprese pugliesi", {"Rete d'impresa"}),
     ("abbiamo firmato un contratto di rete", {"Rete d'impresa"}),
     ("a network of five firms in Apulia", {"Rete d'impresa"}),
-    ("il nostro consorzio export", {"Consorzio"}),
+    ("siamo un consorzio export", {"Consorzio"}),
     ("siamo una cooperativa sociale", {"Cooperative/Associazioni Non Profit"}),
-    ("un'associazione di categoria", {"Cooperative/Associazioni Non Profit"}),
+    ("siamo un'associazione di categoria", {"Cooperative/Associazioni Non Profit"}),
     ("bandi per università ed enti di ricerca", {"Università/Ente di Ricerca"}),
-    # A firm on its own names no applicant type; a network of offices is no network of firms.
+    ("Cooperativa sociale a Prato, ci sono bandi?", {"Cooperative/Associazioni Non Profit"}),
+    # A firm on its own names no applicant type; a network of offices is no network of firms; others
+    # named (advisers, partners, one's trade association) are not who applies.
     ("sono una piccola impresa", set()),
     ("do they want to use the network of chamber offices?", set()),
+    ("contributi per pagare i professionisti del brevetto", set()),
+    ("progetto di ricerca in collaborazione con l'università", set()),
+    ("la mia associazione di categoria dice che c'è un bando", set()),
+    ("can I hire a freelancer with the grant?", set()),
 ])
 def test_mentions_finds_applicant_types(text: str, applicants: set[str]) -> None:
     assert mentions(text).applicants == frozenset(applicants)

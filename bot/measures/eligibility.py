@@ -113,13 +113,16 @@ def filters_from_question(question: str, today: dt.date) -> Filters:
 
 def fits_sectors(measure: Measure, sectors: frozenset[str]) -> bool:
     """True when the measure lists one of `sectors` (case and accents aside), or either lists none."""
-    return not (sectors and measure.sectors) or bool({fold(s) for s in sectors} & {fold(s) for s in measure.sectors})
+    return _shares(sectors, measure.sectors)
 
 
 def fits_applicants(measure: Measure, applicants: frozenset[str]) -> bool:
-    """True when the measure lists one of `applicants` (case and accents aside), or either lists none."""
-    return not (applicants and measure.applicants) or bool(
-        {fold(a) for a in applicants} & {fold(a) for a in measure.applicants})
+    """True when the measure lists one of the applicant types `applicants`, or either lists none."""
+    return _shares(applicants, measure.applicants)
+
+
+def _shares(asked: frozenset[str], listed: list[str]) -> bool:
+    return not (asked and listed) or bool({fold(a) for a in asked} & {fold(t) for t in listed})
 
 
 def matches(measure: Measure, criteria: Filters | Profile, today: dt.date | None = None) -> bool:

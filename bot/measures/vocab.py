@@ -144,17 +144,25 @@ _SECTOR_LOOKUP: dict[str, str] = {fold(name): name for name in SECTORS}
 # Who applies, when it is not a firm on its own: the catalogue's applicant types
 # (zm_field_subject_type_value), verbatim, with the words that name them in a question. A freelancer
 # is no "Impresa" to most calls, and a network of firms applies as one ("contratto di rete").
+# Most of these words also name others than the user ("i professionisti del brevetto", "in
+# collaborazione con l'università", "la mia associazione di categoria"), so they count only as the
+# user's own description: at the start of the message, or after "sono", "siamo", "come", "per", "we
+# are", "as a", "for"… Patterns are regular expressions over folded text.
+_AS_SELF = (r"(?:^|(?:sono|siamo|come|in qualita di|per|we are|we re|i am|i m|as|for) "
+            r"(?:(?:un|una|uno|l|la|il|le|i|gli|a|an|the) )?)")
 APPLICANTS: dict[str, tuple[str, ...]] = {
-    "Professionista": (r"liber[oi] professionist[ai]", r"liber[ae] professionist[ae]", r"professionist[ai]",
-                       r"freelancer?s?", r"self employed", r"lavorator[ei] autonom[oi]"),
+    "Professionista": (r"liber[oaie] professionist[aie]", r"lavorator[ei] autonom[oi]",
+                       _AS_SELF + r"(?:professionist[aie]|freelancer?s?|self employed)"),
     "Rete d'impresa": (r"ret[ei] d impres[ae]", r"ret[ei] di (?:\d+ |\w+ )?imprese", r"contratt[oi] di rete",
                        r"networks? of (?:\d+ |\w+ )?(?:firms|companies|businesses|enterprises)",
                        r"business networks?"),
-    "Consorzio": (r"consorzi[oa]?", r"consortium", r"consortia"),
-    "Cooperative/Associazioni Non Profit": (r"cooperativ[ae]", r"associazion[ei]", r"non profit", r"onlus",
-                                            r"terzo settore", r"charit(?:y|ies)", r"associations?"),
-    "Università/Ente di Ricerca": (r"universita", r"ent[ei] di ricerca", r"universit(?:y|ies)",
-                                   r"research (?:institutes?|centres?|centers?|organisations?)"),
+    "Consorzio": (_AS_SELF + r"(?:consorzi[oa]?|consortium|consortia)",),
+    "Cooperative/Associazioni Non Profit": (
+        _AS_SELF + r"(?:cooperativ[ae]|associazion[ei]|onlus|ente del terzo settore|non profit|cooperatives?"
+                   r"|associations?|charit(?:y|ies))",),
+    "Università/Ente di Ricerca": (
+        _AS_SELF + r"(?:universita|ent[ei] di ricerca|universit(?:y|ies)"
+                   r"|research (?:institutes?|centres?|centers?|organisations?))",),
 }
 
 
