@@ -19,7 +19,7 @@ import pytest
 from bot.config import RetrievalSettings
 from bot.evaluation import load_items
 from bot.knowledge.load import load_knowledge
-from bot.measures.eligibility import fits_applicants, fits_sectors
+from bot.measures.eligibility import Profile, fits_applicants, fits_sectors
 from bot.search import analyzer, offer
 from bot.search.dense import DenseIndex
 from bot.search.index import SearchIndex
@@ -314,3 +314,24 @@ def test_a_measure_for_other_applicants_ranks_lower_and_stays(index: SearchIndex
     sifted = offer.sift([for_networks, for_firms, faq], retriever._measure_of, {for_networks: 1.0, for_firms: 0.5},
                         question, wanted, retriever._names)
     assert for_networks in sifted.kept and for_firms in sifted.kept
+
+
+def test_a_question_describing_the_firm_ranks_measures_above_other_texts(index: SearchIndex) -> None:
+    """"We're a tiny company" asks what that firm can get: FAQ entries and document passages have their
+    score lowered (retrieval.described_firm_factor), measures keep theirs; a size from the profile alone
+    does not count, since it comes with every question."""
+    retriever = Retriever(index, None, RetrievalSettings())
+    candidates = retriever._candidates
+    today = dt.date(2025, 6, 1)
+    measure_passage = next(iter(retriever._measure_of))
+    faq = next(n for n, p in enumerate(index.passages) if p.kind == "faq")
+    section = next(n for n, p in enumerate(index.passages) if p.kind == "passage")
+    ids = np.asarray([measure_passage, faq, section], dtype=np.int64)
+    for question in ("any grant to pay a patent attorney? we're a tiny company", "ho 4 dipendenti, aiuti per l'export?",
+                     "sono libero professionista, ci sono contributi?"):
+        wanted = offer.criteria(question, today, 14)
+        assert wanted.describes_firm, question
+        assert candidates.described_factors(ids, wanted, 0.8).tolist() == [1.0, 0.8, 0.8], question
+    plain = offer.criteria("aiuti per l'export?", today, 14, Profile(size="micro", region="Toscana"))
+    assert plain.filters.sizes == {"micro"} and not plain.describes_firm
+    assert candidates.described_factors(ids, plain, 0.8).tolist() == [1.0, 1.0, 1.0]

@@ -60,6 +60,7 @@ def full_scoring(r: Retriever, question: str, mode: Mode, today: dt.date, vector
     fused = fused * r._candidates.factors(np.arange(n), Factors(wanted, r.settings.other_region_factor,
                                                                r.settings.other_sector_factor,
                                                                r.settings.other_applicant_factor,
+                                                               r.settings.described_firm_factor,
                                                                asks.bits([question]), r.settings.asks_weight))
     order = [int(i) for i in np.argsort(-fused, kind="stable") if fused[i] > 0 or mode == "dense"]
     order = offer.offer(r._dedupe(order), r._measure_of, fused, question, wanted, r._names)

@@ -18,7 +18,8 @@ widen the same way until it does.
 A text for other regions than the question names (see `offer.Criteria.elsewhere`) has its fused
 score multiplied by retrieval.other_region_factor (≤ 1) before ordering, a measure tagged only with
 other sectors than the question names by retrieval.other_sector_factor (other applicant types:
-retrieval.other_applicant_factor), and, when the question asks
+retrieval.other_applicant_factor), every passage but the measures' by retrieval.described_firm_factor
+when the question describes the firm asking (its size, who applies), and, when the question asks
 for a place, a person, a time... (asks.py), every passage but the FAQ entries asking for the same has
 it multiplied by a factor below 1 (`Candidates.asks_factors`). Scores only go down, so the bound,
 computed before any factor, still bounds what a passage outside the candidates fuses.
@@ -61,6 +62,7 @@ class Factors:
     region: float   # retrieval.other_region_factor
     sector: float   # retrieval.other_sector_factor
     applicant: float  # retrieval.other_applicant_factor
+    described: float  # retrieval.described_firm_factor
     asked: int      # asks.bits of the question
     asks: float     # retrieval.asks_weight
 
@@ -134,7 +136,8 @@ class Candidates:
         # so they are always candidates. Not with RRF: its points depend on the candidates' ranks.
         named = _NO_IDS if rrf or not self._passages_of else self._named(question)
         factor = Factors(wanted, settings.other_region_factor, settings.other_sector_factor,
-                         settings.other_applicant_factor, asks.bits([question]), settings.asks_weight)
+                         settings.other_applicant_factor, settings.described_firm_factor, asks.bits([question]),
+                         settings.asks_weight)
         # The FAQ entries a result may show (answers, then related or suggested questions): the
         # retriever takes them from the certain part of the ranking, past its head if need be.
         faqs = settings.top_k + max(settings.related, settings.suggestions)
@@ -184,7 +187,16 @@ class Candidates:
         return (self.region_factors(ids, factor.wanted, factor.region)
                 * self.tag_factors(ids, factor.wanted.filters.sectors, fits_sectors, factor.sector)
                 * self.tag_factors(ids, factor.wanted.filters.applicants, fits_applicants, factor.applicant)
+                * self.described_factors(ids, factor.wanted, factor.described)
                 * self.asks_factors(ids, factor.asked, factor.asks))
+
+    def described_factors(self, ids: np.ndarray, wanted: offer.Criteria, factor: float) -> np.ndarray:
+        """`factor` for every passage but a measure's when the question itself (not the profile)
+        describes the firm asking, its size or who applies: it asks what that firm can get; 1 otherwise."""
+        out = np.ones(len(ids), dtype=np.float64)
+        if factor != 1.0 and wanted.describes_firm:
+            out[~self.measure[ids]] = factor
+        return out
 
     def tag_factors(self, ids: np.ndarray, asked: frozenset[str],
                     fits: Callable[[Measure, frozenset[str]], bool], factor: float) -> np.ndarray:

@@ -44,6 +44,8 @@ class Criteria:
     closing_days: int
     # The regions the question itself names (never the profile's; "Tutta Italia" left out).
     asked_regions: frozenset[str] = frozenset()
+    # The question itself (never the profile) describes the firm asking: its size or who applies.
+    describes_firm: bool = False
 
     def elsewhere(self, regions: Sequence[str]) -> bool:
         """True when a text declaring `regions` applies only to regions other than those the
@@ -60,6 +62,7 @@ def criteria(question: str, today: dt.date, closing_days: int, profile: Profile 
     """The question's filters, completed by the profile where the question says nothing."""
     found = filters_from_question(question, today)
     asked = found.regions - {NATIONAL}
+    describes_firm = bool(found.sizes or found.applicants)
     if profile is not None:
         found = dataclasses.replace(
             found,
@@ -67,7 +70,7 @@ def criteria(question: str, today: dt.date, closing_days: int, profile: Profile 
             sizes=found.sizes or (frozenset({profile.size}) if profile.size else frozenset()),
             sectors=found.sectors or (frozenset({profile.sector}) if profile.sector else frozenset()),
         )
-    return Criteria(found, today, closing_days, asked)
+    return Criteria(found, today, closing_days, asked, describes_firm)
 
 
 class Names:

@@ -412,7 +412,7 @@ def group_words(group: list[str]) -> set[str]:
 # The settings that shape the ranking the calibration is fitted on: changed after a build, they leave
 # the fitted confidence slightly off until the next build refits it.
 RANKING_SETTINGS = ("fusion", "dense_weight", "rrf_k", "candidates", "synonym_weight", "other_region_factor",
-                    "other_sector_factor", "other_applicant_factor",
+                    "other_sector_factor", "other_applicant_factor", "described_firm_factor",
                     "asks_weight", "bridge", "bridge_min_cosine")
 
 
