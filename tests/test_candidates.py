@@ -275,9 +275,7 @@ def test_a_measure_tagged_with_other_sectors_ranks_lower_and_stays(index: Search
     today = dt.date(2025, 6, 1)
     wanted = offer.criteria("ho un bar, ci sono contributi per rinnovare il locale?", today, 14)
     assert wanted.filters.sectors == {"Ristorazione"}
-    first = {}
-    for number, measure in retriever._measure_of.items():
-        first.setdefault(measure.id, number)
+    first = {mid: int(numbers[0]) for mid, numbers in candidates._passages_of.items()}  # each measure's first passage
     commerce = first["1304-bando-pubblico-per-l-innovazione-gestionale-delle-imprese"]
     with_bars = first["8141-distretto-del-commercio-terre-tagliamento-contributi-alle-imprese"]
     faq = next(n for n, p in enumerate(index.passages) if p.kind == "faq")
@@ -300,9 +298,7 @@ def test_a_measure_for_other_applicants_ranks_lower_and_stays(index: SearchIndex
     question = "siamo una rete di 3 imprese pugliesi, aiuti per consulenze su brevetti?"
     wanted = offer.criteria(question, today, 14)
     assert wanted.filters.applicants == {"Rete d'impresa"}
-    first = {}
-    for number, measure in retriever._measure_of.items():
-        first.setdefault(measure.id, number)
+    first = {mid: int(numbers[0]) for mid, numbers in candidates._passages_of.items()}  # each measure's first passage
     for_networks = first["1341-sostegno-per-l-acquisto-di-servizi-per-l-innovazione-tecnologica"]
     for_firms = first["3265-voucher-3i-investire-in-innovazione"]
     faq = next(n for n, p in enumerate(index.passages) if p.kind == "faq")
