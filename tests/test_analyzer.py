@@ -36,6 +36,17 @@ def test_synonyms_match_whole_words_only() -> None:
     assert synonyms.extra_terms("l'ICE aiuta") == ["agenzia ice"]
 
 
+def test_a_dotted_code_is_also_kept_whole() -> None:
+    # "D.1.1.b" alone would be 'd', '1', '1', 'b', and one-letter words are dropped: the two lines of
+    # a call ("Linea D.1.1.a", "Linea D.1.1.b") would read the same.
+    assert text.content_words("bando D.1.1.b villafranca") == ["bando", "1", "1", "d11b", "villafranca"]
+    assert text.content_words("Linea D.1.1.a.") == ["linea", "1", "1", "d11a"]
+    # Dates, amounts and versions (digits only) and abbreviations (letters only) are not codes.
+    assert text.content_words("D.G.R. del 28.07.2021, euro 2.500, Industria 4.0") == [
+        "28", "07", "2021", "euro", "2", "500", "industria", "4", "0"]
+    assert text.codes("Linea D.1.1.b, D.G.R. n.1019 del 28.07.2021") == {"d11b", "n1019"}
+
+
 def test_typos_are_corrected_against_known_words() -> None:
     known = {"internazionalizzazione", "commercio", "startup", "camera", "innovazione"}
     fixed = text.correct(["internazionalizazione", "comercio", "stratup", "inovazione"], known)

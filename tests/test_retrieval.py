@@ -164,6 +164,10 @@ def test_a_measure_is_named_by_words_no_other_text_has(retriever: Retriever) -> 
             assert retriever._elsewhere(stem, measure.id) == bool(owners.get(stem, set()) - {measure.id}), stem
     names = retriever._names
     assert names.named_in("contributo per digitalizzare i processi") == set()
+    # Each Villafranca record's text cites both lines' codes; its title names one line only.
+    assert names.named_in("bando D.1.1.b villafranca quanto danno") == {
+        "1305-bando-per-l-innovazione-gestionale-delle-imprese-del-commercio"}
+    assert names.named_in("linea D.1.1.a") == {"1304-bando-pubblico-per-l-innovazione-gestionale-delle-imprese"}
     assert names.named_in("il bando terre tagliamento è aperto?") == {
         "8141-distretto-del-commercio-terre-tagliamento-contributi-alle-imprese"}
     assert names.named_in("scadenza voucher 3i") == {"3265-voucher-3i-investire-in-innovazione"}
@@ -176,6 +180,16 @@ def test_a_headcount_decides_whether_a_micro_enterprise_call_is_offered(retrieve
     assert small.ranking[0].passage.id.startswith(bolzano)
     larger = retriever.search("ho 80 dipendenti in Alto Adige, ci sono contributi per la digitalizzazione?")
     assert not any(h.passage.id.startswith(bolzano) for h in larger.ranking)
+
+
+def test_a_line_code_tells_the_lines_of_one_call_apart(retriever: Retriever) -> None:
+    """The two Villafranca Padovana records share their text, which describes both lines; only the
+    title names each one's line. By words alone, the code asked for decides which comes first."""
+    line = {"a": "measure:1304-bando-pubblico-per-l-innovazione-gestionale-delle-imprese#",
+            "b": "measure:1305-bando-per-l-innovazione-gestionale-delle-imprese-del-commercio#"}
+    for letter, wanted in line.items():
+        found = retriever.search(f"bando D.1.1.{letter} villafranca padovana", mode="lexical")
+        assert found.ranking[0].passage.id.startswith(wanted), letter
 
 
 def test_unknown_words_lower_coverage(retriever: Retriever) -> None:

@@ -18,6 +18,9 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_ITALIAN
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+# A code made of letters and digits joined by dots ("Linea D.1.1.b", "Azione 3.1.a", "n.1019"):
+# normalise() splits it into parts that say little ("d", "1", "1", "b"), so it is also kept whole.
+_CODE = re.compile(r"(?<![a-z0-9.])(?=[a-z0-9.]*[a-z])(?=[a-z0-9.]*[0-9])[a-z0-9]+(?:\.[a-z0-9]+)+")
 # Words that carry no meaning for retrieval on top of the usual stop words: how people phrase a
 # question to a help desk ("ci sono aiuti per..."), not what they ask about.
 _QUESTION_WORDS = {
@@ -55,7 +58,7 @@ STOPWORDS = frozenset(normalise(w) for w in (*STOPWORDS_ITALIAN, *STOPWORDS_EN))
 
 # Bump when normalise(), content_words() or tokens() change behaviour in a way the word lists and
 # stemmer settings below do not show.
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 STEM_LANGUAGE = "italian"
 
 
@@ -85,8 +88,15 @@ def stems(word: str) -> set[str]:
 
 
 def content_words(text: str) -> list[str]:
-    """Normalised words of `text` without stop words."""
+    """Normalised words of `text` without stop words; a dotted code is followed by its whole form
+    ("D.1.1.b" -> 'd', '1', '1', 'b', then 'd11b')."""
+    text = _CODE.sub(lambda code: f"{code.group(0)} {code.group(0).replace('.', '')}", strip_accents(text.lower()))
     return [w for w in normalise(text).split() if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]
+
+
+def codes(text: str) -> set[str]:
+    """The whole forms of `text`'s dotted codes ("Linea D.1.1.b" -> {'d11b'}), as content_words has them."""
+    return {code.group(0).replace(".", "") for code in _CODE.finditer(strip_accents(text.lower()))}
 
 
 def tokens(text: str) -> list[str]:

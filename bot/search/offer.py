@@ -79,7 +79,8 @@ class Names:
 
     A word belongs to a measure alone when no other title has it and, given `elsewhere` (stem,
     measure id -> whether a text other than that measure's holds the stem), no other text either:
-    "processi" in one title among ten does not make "digitalizzare i processi" a name.
+    "processi" in one title among ten does not make "digitalizzare i processi" a name. A dotted code
+    ("Linea D.1.1.b") needs only to be in no other title.
 
     Titles are indexed by stem and by adjacent pair, so finding the measures a question names costs
     a few look-ups per question word, not a pass over every measure."""
@@ -90,7 +91,11 @@ class Names:
         for stems in self._titles.values():
             for s in set(stems):
                 count[s] = count.get(s, 0) + 1
-        self._own = {mid: {s for s in stems if count[s] == 1 and not (elsewhere and elsewhere(s, mid))}
+        # A code in one title only ("Linea D.1.1.b") is that measure's own even where other texts cite
+        # it: a call's records describe all its lines, and the code is how people name one.
+        codes = {m.id: {analyzer.stem(c) for c in analyzer.codes(m.title)} for m in measures}
+        self._own = {mid: {s for s in stems if count[s] == 1
+                           and (s in codes[mid] or not (elsewhere and elsewhere(s, mid)))}
                      for mid, stems in self._titles.items()}
         self._by_stem: dict[str, list[str]] = {}
         self._by_pair: dict[tuple[str, str], list[str]] = {}
