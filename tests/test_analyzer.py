@@ -47,6 +47,13 @@ def test_a_dotted_code_is_also_kept_whole() -> None:
     assert text.codes("Linea D.1.1.b, D.G.R. n.1019 del 28.07.2021") == {"d11b", "n1019"}
 
 
+def test_words_inside_a_term_of_several_words_are_covered() -> None:
+    synonyms = text.Synonyms([["camera di commercio", "cciaa", "camera"]])
+    assert synonyms.covered("iscrizione alla Camera di Commercio di Prato") == {"camera", "di", "commercio"}
+    # A term of one word says nothing about the sense of the word alone: "camera" may be a room.
+    assert synonyms.covered("una camera per le riunioni") == set()
+
+
 def test_typos_are_corrected_against_known_words() -> None:
     known = {"internazionalizzazione", "commercio", "startup", "camera", "innovazione"}
     fixed = text.correct(["internazionalizazione", "comercio", "stratup", "inovazione"], known)

@@ -56,10 +56,11 @@ def test_the_bar_on_the_held_back_questions(retriever: Retriever) -> None:
 
 def test_the_bar_holds_with_2500_unrelated_entries_added(grown: Retriever) -> None:
     assert sum(p.kind == "faq" for p in grown.index.passages) >= DISTRACTORS
-    # Known gaps (README, "Answer quality"): grown, 1 of the 12 out-of-scope held-back questions is
-    # answered (11/12 = 0.917; the issue asks 0.92), and 1 of 33 in-scope ones is not in the first
-    # three (32/33 = 0.9697; the issue asks 0.97). Guarded here so they cannot get worse unnoticed.
-    check_bar(grown, out_of_scope_declined=0.91, hit_at_3=0.96)
+    # Known gap (README, "Answer quality"): grown, 1 of 33 in-scope held-back questions is not in the
+    # first three (32/33 = 0.9697; the issue asks 0.97). Guarded here so it cannot get worse unnoticed.
+    # Every out-of-scope one is declined since words of a synonym group's phrase ("camera di
+    # commercio") stopped being widened by the thesaurus (11/12 before).
+    check_bar(grown, hit_at_3=0.96)
 
 
 def test_english_questions_over_italian_only_text(retriever: Retriever) -> None:
@@ -89,13 +90,13 @@ def test_no_closed_measure_comes_first_when_an_open_one_is_expected(retriever: R
 
 
 def test_measures_questions_find_their_measure(retriever: Retriever) -> None:
-    """The held-back measures set: the README's figures (hit@1 0.864, hit@3 1.000), guarded against
+    """The held-back measures set: the README's figures (hit@1 0.909, hit@3 1.000), guarded against
     regressions. "Very small" and "tiny" firms read as micro-enterprises (vocab.py) brought them from
     0.773 / 0.909 to 0.818 / 0.955: a "small firm" filter had hidden the micro-enterprise call asked
     about. A network of firms read as an applicant type (retrieval.other_applicant_factor), to 0.864
-    / 1.000."""
+    / 1.000. A line code ("D.1.1.b") in one title naming that measure, to 0.909."""
     m = evaluate(retriever, load_items([MEASURES_HOLDOUT]), "hybrid").metrics()
-    assert m["hit@1"] >= 0.86
+    assert m["hit@1"] >= 0.90
     assert m["hit@3"] >= 0.99
     assert m["answered_wrong"] <= 0.01
 
@@ -103,7 +104,7 @@ def test_measures_questions_find_their_measure(retriever: Retriever) -> None:
 def test_hybrid_ranks_better_than_either_part(retriever: Retriever, grown: Retriever) -> None:
     """Shipped, over every held-back set (Italian, measures, English), hybrid is at least as good as
     either part; since the thesaurus widens lexical search it ties lexical alone there at hit@3 (77 of
-    79; hit@1 69 against 68, MRR 0.924 against 0.914). Over the tuning and held-back sets together (203
+    79; hit@1 70 against 68, MRR 0.931 against 0.914). Over the tuning and held-back sets together (203
     questions) it is ahead of both.
     Grown, where the distractors' words pull lexical search astray, it is ahead of both at hit@3 and MRR."""
     held_back = load_items([HOLDOUT, MEASURES_HOLDOUT, ENGLISH_HOLDOUT])

@@ -71,6 +71,8 @@ def test_a_question_is_widened_once_per_synonym_and_never_with_its_own_words(tmp
     found = Thesaurus({"fabbrica": ("manifattura", "officina"), "officina": ("fabbrica", "manifattura")})
     assert found.extra_terms("Ho una fabbrica e un'officina") == ["manifattura"]
     assert found.extra_terms("nessuna parola nota") == []
+    assert found.extra_terms("Ho una fabbrica e un'officina", skip={"fabbrica"}) == ["manifattura"]
+    assert found.extra_terms("Ho una fabbrica", skip={"fabbrica"}) == []
     found.save(tmp_path)
     assert Thesaurus.load(tmp_path / thesaurus.FILE).words == found.words
 
@@ -93,6 +95,21 @@ def _built(tmp_path: Path, embedder: Embedder) -> tuple[Path, Settings, Path]:
     source = _write(tmp_path, OPIFICIO)
     settings, _ = _settings(tmp_path, source)
     return source, settings, build_index(settings, embedder)
+
+
+def test_words_of_a_synonym_group_phrase_are_not_widened(retriever: Retriever) -> None:
+    """In "camera di commercio" (a term of `knowledge/synonyms.yaml`) "camera" is not a room nor a
+    parliament: the thesaurus widens the question's other words only."""
+    saved = retriever.index.thesaurus
+    retriever.index.thesaurus = Thesaurus({"camera": ("stanza", "parlamento"), "ditta": ("societa",)})
+    try:
+        named = retriever.extra_terms("come iscrivo la ditta alla camera di commercio")
+        alone = retriever.extra_terms("una camera per le riunioni")
+    finally:
+        retriever.index.thesaurus = saved
+    assert "cciaa" in named and "societa" in named
+    assert "stanza" not in named and "parlamento" not in named
+    assert "stanza" in alone and "parlamento" in alone
 
 
 @pytest.mark.slow

@@ -119,6 +119,13 @@ class Synonyms:
                 extra += [term for term in group if f" {term} " not in padded and term not in extra]
         return extra
 
+    def covered(self, text: str) -> set[str]:
+        """The words of `text` that are part of a term of several words in some group ('camera',
+        'di', 'commercio' in "la camera di commercio"): there they name the term, not themselves."""
+        padded = f" {normalise(text)} "
+        return {word for group in self.groups for term in group if " " in term and f" {term} " in padded
+                for word in term.split()}
+
 
 def correct(words: list[str], vocabulary: set[str], max_distance: int = 1) -> list[str]:
     """Replace each unknown word by the closest known one (edit distance ≤ 1, or 2 for long words).

@@ -320,10 +320,12 @@ class Retriever:
 
     def extra_terms(self, words: str) -> list[str]:
         """What widens a question's words for BM25: its synonym groups' other terms, then the thesaurus'
-        synonyms of its everyday words (thesaurus.py); both weigh `synonym_weight`."""
+        synonyms of its everyday words (thesaurus.py); both weigh `synonym_weight`. A word a group
+        term covers keeps the group's meaning: "camera di commercio" is not widened to "stanza"."""
         terms = self.synonyms.extra_terms(words)
         if self.index.thesaurus is not None:
-            terms += [t for t in self.index.thesaurus.extra_terms(words) if t not in terms]
+            covered = self.synonyms.covered(words)
+            terms += [t for t in self.index.thesaurus.extra_terms(words, skip=covered) if t not in terms]
         return terms
 
     def _bridged(self, question: str) -> str:

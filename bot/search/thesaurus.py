@@ -92,12 +92,16 @@ class Thesaurus:
                 kept[word] = tuple(useful)
         return cls(kept)
 
-    def extra_terms(self, text: str) -> list[str]:
-        """Synonyms of `text`'s content words that `text` does not already contain, first seen first."""
+    def extra_terms(self, text: str, skip: Iterable[str] = ()) -> list[str]:
+        """Synonyms of `text`'s content words that `text` does not already contain, first seen first;
+        the words in `skip` are not widened."""
         words = analyzer.content_words(text)
         present = set(words)
+        skipped = set(skip)
         extra: list[str] = []
         for word in words:
+            if word in skipped:
+                continue
             for term in self.words.get(word, ()):
                 if term not in present and term not in extra:
                     extra.append(term)
