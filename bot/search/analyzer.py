@@ -20,7 +20,7 @@ from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_ITALIAN
 _TOKEN = re.compile(r"[a-z0-9]+")
 # A code made of letters and digits joined by dots ("Linea D.1.1.b", "Azione 3.1.a", "n.1019"):
 # normalise() splits it into parts that say little ("d", "1", "1", "b"), so it is also kept whole.
-_CODE = re.compile(r"(?<![a-z0-9.])(?=[a-z0-9.]*[a-z])(?=[a-z0-9.]*[0-9])[a-z0-9]+(?:\.[a-z0-9]+)+")
+CODE = re.compile(r"(?<![a-z0-9.])(?=[a-z0-9.]*[a-z])(?=[a-z0-9.]*[0-9])[a-z0-9]+(?:\.[a-z0-9]+)+", re.IGNORECASE)
 # Words that carry no meaning for retrieval on top of the usual stop words: how people phrase a
 # question to a help desk ("ci sono aiuti per..."), not what they ask about.
 _QUESTION_WORDS = {
@@ -90,13 +90,18 @@ def stems(word: str) -> set[str]:
 def content_words(text: str) -> list[str]:
     """Normalised words of `text` without stop words; a dotted code is followed by its whole form
     ("D.1.1.b" -> 'd', '1', '1', 'b', then 'd11b')."""
-    text = _CODE.sub(lambda code: f"{code.group(0)} {code.group(0).replace('.', '')}", strip_accents(text.lower()))
+    text = CODE.sub(lambda code: f"{code.group(0)} {whole(code)}", strip_accents(text.lower()))
     return [w for w in normalise(text).split() if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]
+
+
+def whole(code: re.Match[str]) -> str:
+    """A dotted code found by `CODE` as one word: "D.1.1.b" -> 'd11b'."""
+    return code.group(0).lower().replace(".", "")
 
 
 def codes(text: str) -> set[str]:
     """The whole forms of `text`'s dotted codes ("Linea D.1.1.b" -> {'d11b'}), as content_words has them."""
-    return {code.group(0).replace(".", "") for code in _CODE.finditer(strip_accents(text.lower()))}
+    return {whole(code) for code in CODE.finditer(strip_accents(text.lower()))}
 
 
 def tokens(text: str) -> list[str]:

@@ -3,10 +3,13 @@ sections), and the one sentence splitter every part of Sportello uses."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.knowledge.load import Knowledge
 from bot.knowledge.sentences import split_sentences
+from bot.search import analyzer
 
 @dataclass(frozen=True)
 class Passage:
@@ -27,6 +30,9 @@ class Passage:
     # Where a document's passages and its FAQ entries apply (canonical region names); empty: everywhere.
     # Measures leave it empty: their own regions, in the measure, follow the offer rules.
     regions: tuple[str, ...] = ()
+    # A measure whose title names one line of a call ("Linea D.1.1.a"): what its text says that line
+    # is (see `own_line`); searched with the title, not shown.
+    line: str = ""
 
     def __post_init__(self) -> None:
         # Read back from passages.json (index.py, diff.py) as lists: kept as tuples, so a Passage stays hashable.
@@ -44,7 +50,7 @@ class Passage:
         if self.kind == "faq":
             return [self.question or "", *self.phrasings, self.text]
         if self.kind == "measure":
-            return [f"{self.title}. {self.heading}. {self.text}"]
+            return [f"{self._titled()}. {self.heading}. {self.text}"]
         return [f"{self.heading}. {self.text}"]
 
     def lexical_text(self) -> str:
@@ -52,8 +58,11 @@ class Passage:
         if self.kind == "faq":
             return " ".join([self.question or "", *self.phrasings, self.text])
         if self.kind == "measure":
-            return f"{self.title}. {self.heading}. {self.text}"
+            return f"{self._titled()}. {self.heading}. {self.text}"
         return f"{self.heading}. {self.text}"
+
+    def _titled(self) -> str:
+        return f"{self.title}. {self.line}" if self.line else self.title
 
 
 def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
@@ -81,14 +90,47 @@ def passages(knowledge: Knowledge, max_chars: int = 700) -> list[Passage]:
     for measure in knowledge.measures:
         area = measure.areas[0] if measure.areas else ""
         sections = [(s.heading, s.text) for s in measure.sections] or [(measure.title, measure.summary)]
+        line = own_line(measure.title, [text for _, text in sections])
         for i, (heading, text) in enumerate(sections):
             for n, chunk in enumerate(chunk_text(text, max_chars)):
                 out.append(Passage(
                     id=f"measure:{measure.id}#{i}/{n}", kind="measure", text=chunk, title=measure.title,
                     heading=heading, area=area, source_ref=f"measure:{measure.id}", url=measure.url,
-                    measure_id=measure.id,
+                    measure_id=measure.id, line=line,
                 ))
     return out
+
+
+_LINE_END = re.compile(r";|\.(?:\s|$)")
+
+
+def own_line(title: str, texts: Iterable[str]) -> str:
+    """What `texts` say of the one line of a call that `title` names by its code, or "".
+
+    A call split into lines is often catalogued as one record per line, each with the whole call's
+    text: "…su due linee: - Linea D.1.1.a Interventi di riqualificazione dei locali…; - Linea D.1.1.b
+    Sviluppo digitale della gestione aziendale." Only the title tells the records apart, by code; the
+    words after that code in a text listing several codes, up to the end of the clause (";" or the
+    sentence's end) and before the next code, say what this record's line is about; the first such
+    description counts."""
+    named = analyzer.codes(title)
+    if len(named) != 1:
+        return ""
+    for text in texts:
+        found = list(analyzer.CODE.finditer(text))
+        if len({analyzer.whole(m) for m in found}) < 2:
+            continue
+        for n, match in enumerate(found):
+            if analyzer.whole(match) not in named:
+                continue
+            stop = found[n + 1].start() if n + 1 < len(found) else len(text)
+            end = _LINE_END.search(text, match.end(), stop)
+            if end is None:  # "…per la Linea D.1.1.a e di 500 euro per la Linea D.1.1.b": no description
+                continue
+            words = text[match.end(): end.start()].strip(" -–:,\n")
+            if len(words.split()) >= 3:
+                return words
+    return ""
 
 
 def chunk_text(text: str, max_chars: int = 700) -> list[str]:

@@ -320,8 +320,9 @@ class Retriever:
 
     def extra_terms(self, words: str) -> list[str]:
         """What widens a question's words for BM25: its synonym groups' other terms, then the thesaurus'
-        synonyms of its everyday words (thesaurus.py); both weigh `synonym_weight`. A word a group
-        term covers keeps the group's meaning: "camera di commercio" is not widened to "stanza"."""
+        synonyms of its everyday words (thesaurus.py); both weigh `synonym_weight`. A word inside
+        a group's term of several words keeps the term's meaning: in "camera di commercio", "camera"
+        is not widened to "stanza"."""
         terms = self.synonyms.extra_terms(words)
         if self.index.thesaurus is not None:
             covered = self.synonyms.covered(words)
