@@ -139,6 +139,8 @@ DIFFERENCES = {
     "crlf": "entries:\r\n  - id: a\r\n    answer: b\r\n",
     "cr": "entries:\r  - id: a\r",
     "no-newline-at-end": "entries:\n  - id: a\n    answer: b",
+    "comment-glued-to-block-header": "|## Heading {#id}",
+    "comment-glued-to-folded-header": "entries:\n  - answer: >-#note\n      text\n",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +88,14 @@ C_LOADER: type[Any] | None = getattr(yaml, "CSafeLoader", None) if getattr(yaml,
 # byte order mark past the first character, and the Unicode line breaks (NEL, LS, PS). A file with
 # any of them takes the pure-Python loader, so the result never depends on which parser is installed.
 _C_DIFFERS = ("\t", "\ufeff", "\x85", "\u2028", "\u2029")
+# And a comment glued to a block scalar's header ("|#", ">-#"): libyaml reads it as a comment, PyYAML
+# refuses it (a comment needs a space before it).
+_C_DIFFERS_AT = re.compile(r"[|>][-+0-9]*#")
 
 
 def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | None, list[Problem]]:
     """Parse YAML text that starts at line `first_line` of file `shown` (for front matter)."""
-    if C_LOADER is not None and not any(char in text for char in _C_DIFFERS):
+    if C_LOADER is not None and not any(char in text for char in _C_DIFFERS) and not _C_DIFFERS_AT.search(text):
         parsed, problems = parse_with(C_LOADER, text, shown, first_line, c_parser=True)
         # libyaml words its errors differently: a file with any problem (or with what the two parsers
         # read differently, see _compose) is parsed again by the pure-Python loader, so every message
