@@ -91,7 +91,7 @@ def content_words(text: str) -> list[str]:
     """Normalised words of `text` without stop words; a dotted code is followed by its whole form
     ("D.1.1.b" -> 'd', '1', '1', 'b', then 'd11b')."""
     text = CODE.sub(lambda code: f"{code.group(0)} {whole(code)}", strip_accents(text.lower()))
-    return [w for w in normalise(text).split() if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]
+    return [w for w in _TOKEN.findall(text) if (w not in STOPWORDS and len(w) > 1) or w.isdigit()]  # as normalise()
 
 
 def whole(code: re.Match[str]) -> str:
