@@ -202,6 +202,7 @@ def test_the_names_index_finds_the_measures_the_plain_rule_finds(with_texts: boo
 
     names = offer.Names(measures, elsewhere if with_texts else None)
     titles = {m.id: [analyzer.stem(w) for w in analyzer.content_words(m.title)] for m in measures}
+    title_codes = {m.id: {analyzer.stem(c) for c in analyzer.codes(m.title)} for m in measures}
     count: dict[str, int] = {}
     for stems in titles.values():
         for s in set(stems):
@@ -215,8 +216,7 @@ def test_the_names_index_finds_the_measures_the_plain_rule_finds(with_texts: boo
         present = set(asked) & set(title)
         if len(present) >= 2 and len(present) / len(set(title)) >= 0.5:
             return True
-        codes = {analyzer.stem(c) for c in analyzer.codes(next(m.title for m in measures if m.id == mid))}
-        own = {s for s in title if count[s] == 1 and (s in codes or not (with_texts and elsewhere(s, mid)))}
+        own = {s for s in title if count[s] == 1 and (s in title_codes[mid] or not (with_texts and elsewhere(s, mid)))}
         pairs = set(zip(title, title[1:]))
         return any(p in pairs and (p[0] in own or p[1] in own) for p in zip(asked, asked[1:]))
 
