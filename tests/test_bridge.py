@@ -96,6 +96,29 @@ def test_rewrite_puts_the_closest_knowledge_words_in_place_of_unknown_english_wo
     assert len(encoder.asked) == calls
 
 
+def test_english_number_words_get_the_italian_word_of_their_value_from_a_table() -> None:
+    """The model does not bridge numbers (the nearest knowledge word to "ten" is under the cosine,
+    to "five" it is "raise"): a closed class, like the function words, so a table gives them."""
+    encoder = _Words({"dieci": [1, 0, 0], "anni": [0, 1, 0], "years": [0.1, 0.99, 0], "tre": [0, 0, 1],
+                      "one": [-1, 0, 0]})
+    table = WordBridge(["anni", "dieci", "tre"], encoder.encode_queries(["anni", "dieci", "tre"]))
+    encoder.asked.clear()
+
+    def known(*words: str) -> set[str]:
+        return {analyzer.stem(w) for w in words}
+
+    question = "is this cooperation over ten years old"
+    out = table.rewrite(question, known("cooperation", "old", "dieci", "anni"), encoder, 0.9).split()
+    assert out[4:6] == ["dieci", "anni"]
+    assert encoder.asked == [["years"]]  # a number word costs no model call
+    # Where the knowledge has the English word too (an English phrasing), both are searched.
+    assert "three tre" in table.rewrite("what are the three areas", known("three", "tre", "areas"), encoder, 0.9)
+    # "one" is as often a pronoun; Italian questions keep their own numbers.
+    assert "uno" not in table.rewrite("which one is still open", known("still", "open"), encoder, 0.9).split()
+    assert table.rewrite("dura dieci anni?", known("dieci", "anni"), encoder, 0.9) == "dura dieci anni?"
+    assert "ten" not in table.unknown_words("is this cooperation over ten years old", set())
+
+
 def test_prepositions_and_adverbs_are_never_looked_up(embedder: Embedder) -> None:
     """Measured with the real model: "along" came back as "ancora" and "under", "until" as "still",
     "around" as "over" and "near"; BM25 then ranked the FAQ "is the protocol still valid?" above

@@ -243,13 +243,20 @@ _SIZE_PATTERNS: dict[str, re.Pattern[str]] = {
 # a small one and fewer than 250 in a medium-sized one. Turnover counts too, and the question does not
 # say it, so the headcount only says which class the firm is in by staff, as a user naming it would.
 # From two: "un dipendente", "a worker" are as often the user ("sono un dipendente") as a headcount.
-_NUMBER_WORDS: dict[str, int] = {
+# Number words in both languages, by value: the headcount below reads them, and the word bridge
+# (bot/search/bridge.py) turns an English one into the Italian one ("ten years" -> "dieci anni").
+NUMBERS_ITALIAN: dict[str, int] = {
     **{w: n for n, w in enumerate("zero uno due tre quattro cinque sei sette otto nove dieci undici dodici tredici "
-                                  "quattordici quindici sedici diciassette diciotto diciannove venti".split()) if n >= 2},
-    **{w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                  "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()) if n >= 2},
-    "trenta": 30, "quaranta": 40, "cinquanta": 50, "cento": 100, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
+                                  "quattordici quindici sedici diciassette diciotto diciannove venti".split())},
+    "trenta": 30, "quaranta": 40, "cinquanta": 50, "cento": 100, "mille": 1000,
 }
+NUMBERS_ENGLISH: dict[str, int] = {
+    **{w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                  "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())},
+    "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000,
+}
+_NUMBER_WORDS: dict[str, int] = {w: n for w, n in (*NUMBERS_ITALIAN.items(), *NUMBERS_ENGLISH.items())
+                                 if 2 <= n <= 100}
 STAFF_WORDS = r"(?:dipendent[ei]|addett[oi]|lavorator[ei]|employees?|staff|workers?|persone in organico)\b"
 _HEADCOUNT = re.compile(
     r"\b(?:(assumere|assumo|assumiamo|assunzion[ei] di|hire|hiring|recruit(?:ing)?|cerco|cerchiamo|looking for) )?"

@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 from bm25s.stopwords import STOPWORDS_ITALIAN
 
+from bot.measures.vocab import NUMBERS_ENGLISH, NUMBERS_ITALIAN
 from bot.search import analyzer
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ somewhere everywhere nowhere anyone anybody everyone something everything nothin
 quite rather almost perhaps maybe going like
 """.split())
 _ITALIAN = frozenset(analyzer.normalise(w) for w in STOPWORDS_ITALIAN) - _ENGLISH
+# English number words and the Italian word of the same value ("ten" -> "dieci"): a closed class the
+# model does not bridge (the nearest knowledge word to "ten" is under the cosine, to "five" "raise").
+# From two, as the headcount reads them: "one" is as often a pronoun ("which one").
+_ITALIAN_OF = {n: w for w, n in NUMBERS_ITALIAN.items()}
+_NUMBERS = {w: _ITALIAN_OF[n] for w, n in NUMBERS_ENGLISH.items() if n >= 2}
 
 
 class QueryEncoder(Protocol):
@@ -112,13 +118,18 @@ class WordBridge:
                 min_cosine: float, per_word: int = 2) -> str:
         """`question` with each word the knowledge lacks (its Italian stem is not indexed) replaced
         by up to `per_word` knowledge words at `min_cosine` or more; the question itself when it does
-        not look English or has no such word. For lexical search: the words of the answer's language."""
-        unknown = self.unknown_words(question, known_stems)
-        if not unknown:
+        not look English or has no such word. For lexical search: the words of the answer's language.
+        An English number word is given its Italian one from a table instead ("ten" -> "dieci"), and
+        kept beside it where the knowledge has it too."""
+        if not self._english(question):
             return question
         words = analyzer.normalise(question).split()
-        cosines = self._vectors(unknown, encoder) @ self.vectors.T
-        nearest: dict[str, list[str]] = {}
+        nearest = {w: [_NUMBERS[w]] if analyzer.stem(w) not in known_stems else [w, _NUMBERS[w]]
+                   for w in words if w in _NUMBERS}
+        unknown = self._unknown(question, known_stems)
+        if not unknown and not nearest:
+            return question
+        cosines = self._vectors(unknown, encoder) @ self.vectors.T if unknown else np.empty((0, 0))
         for word, row in zip(unknown, cosines):
             top = np.argpartition(-row, per_word)[:per_word] if len(row) > per_word else np.arange(len(row))
             best = top[np.argsort(-row[top], kind="stable")]
@@ -134,11 +145,17 @@ class WordBridge:
 
     def unknown_words(self, question: str, known_stems: set[str] | frozenset[str]) -> list[str]:
         """The words `rewrite` looks up for `question`: none unless it looks English; else its words
-        the knowledge lacks (English function words the stop lists miss, "my", "much", carry nothing)."""
-        if not self.words or not looks_english(question):
-            return []
+        the knowledge lacks (English function words the stop lists miss, "my", "much", carry nothing;
+        number words have their table)."""
+        return self._unknown(question, known_stems) if self._english(question) else []
+
+    @staticmethod
+    def _unknown(question: str, known_stems: set[str] | frozenset[str]) -> list[str]:
         return sorted({w for w in analyzer.content_words(question) if len(w) >= 3 and w.isalpha()
-                       and w not in _ENGLISH and analyzer.stem(w) not in known_stems})
+                       and w not in _ENGLISH and w not in _NUMBERS and analyzer.stem(w) not in known_stems})
+
+    def _english(self, question: str) -> bool:
+        return bool(self.words) and looks_english(question)
 
     def _vectors(self, words: list[str], encoder: QueryEncoder) -> np.ndarray:
         """The words' vectors, embedding (in one call) only those not seen before."""
