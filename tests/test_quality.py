@@ -76,9 +76,20 @@ def test_english_questions_over_italian_only_text(retriever: Retriever) -> None:
     measures instead of filtering them (retrieval.other_sector_factor) brought hit@1 from 0.708 to
     0.750, hit@3 from 0.875 to 0.917 and answered wrong from 0.083 to 0.042; the bridge leaving
     prepositions and adverbs alone, hit@1 to 0.792."""
+    check_english(retriever, hit_at_1=0.79, hit_at_3=0.91)
+
+
+def test_english_questions_with_2500_unrelated_entries_added(grown: Retriever) -> None:
+    """Grown: 0.708 / 0.875 (README). English number words given their Italian word ("ten" ->
+    "dieci", bridge.py) brought hit@1 from 0.667."""
+    check_english(grown, hit_at_1=0.70, hit_at_3=0.87)
+
+
+def check_english(retriever: Retriever, hit_at_1: float, hit_at_3: float) -> None:
+    """The held-back English set's figures, guarded against regressions (the bar is not met)."""
     m = evaluate(retriever, load_items([ENGLISH_HOLDOUT]), "hybrid").metrics()
-    assert m["hit@1"] >= 0.79
-    assert m["hit@3"] >= 0.91
+    assert m["hit@1"] >= hit_at_1
+    assert m["hit@3"] >= hit_at_3
     assert m["out_of_scope_declined"] >= 0.92
     assert m["in_scope_wrongly_declined"] <= 0.13
     assert m["answered_wrong"] <= 0.05
