@@ -87,15 +87,19 @@ C_LOADER: type[Any] | None = getattr(yaml, "CSafeLoader", None) if getattr(yaml,
 # files, see tests/test_yaml_fast.py): a tab after a plain value ("a\tb", which PyYAML refuses), a
 # byte order mark past the first character, and the Unicode line breaks (NEL, LS, PS). A file with
 # any of them takes the pure-Python loader, so the result never depends on which parser is installed.
-_C_DIFFERS = ("\t", "\ufeff", "\x85", "\u2028", "\u2029")
-# And a comment glued to a block scalar's header ("|#", ">-#"): libyaml reads it as a comment, PyYAML
-# refuses it (a comment needs a space before it).
-_C_DIFFERS_AT = re.compile(r"[|>][-+0-9]*#")
+# So does a comment glued to a block scalar's header ("|#", ">-#"): libyaml reads it as a comment,
+# PyYAML refuses it (a comment needs a space before it).
+_C_DIFFERS = re.compile(r"[\t\ufeff\x85\u2028\u2029]|[|>][-+0-9]*#")
+
+
+def c_reads_alike(text: str) -> bool:
+    """Whether libyaml reads `text` as PyYAML's own parser does (see _C_DIFFERS)."""
+    return _C_DIFFERS.search(text) is None
 
 
 def parse_yaml(text: str, shown: Path, first_line: int = 1) -> tuple[YamlFile | None, list[Problem]]:
     """Parse YAML text that starts at line `first_line` of file `shown` (for front matter)."""
-    if C_LOADER is not None and not any(char in text for char in _C_DIFFERS) and not _C_DIFFERS_AT.search(text):
+    if C_LOADER is not None and c_reads_alike(text):
         parsed, problems = parse_with(C_LOADER, text, shown, first_line, c_parser=True)
         # libyaml words its errors differently: a file with any problem (or with what the two parsers
         # read differently, see _compose) is parsed again by the pure-Python loader, so every message
